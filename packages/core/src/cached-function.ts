@@ -1,0 +1,325 @@
+import { digest } from './canonical.js'
+import { encodeValue } from './codec.js'
+import { DcacheError } from './errors.js'
+import { EventHub } from './events.js'
+import { FunctionKeys } from './keys.js'
+import type { EntryCounter, MemoryEntry, MemorySpace } from './memory.js'
+import type { ResolvedOptions, ResolvedTier } from './options.js'
+import { clearRemote, deleteRemote, readRemote, writeRemote, type TierReporter } from './remote-tier.js'
+import type { AnyFunction, CacheInfo, CachedFunction } from './types.js'
+
+/** Counters behind `cacheInfo()`. */
+class Stats {
+  hits = 0
+  misses = 0
+  errors = 0
+  integrityFailures = 0
+  notCacheable = 0
+  readonly tierHits: number[]
+  /** Entries of this function in its first memory tier, kept by the tier itself. */
+  readonly entries: EntryCounter = { size: 0 }
+
+  constructor(tiers: number) {
+    this.tierHits = new Array<number>(tiers).fill(0)
+  }
+}
+
+/** One call's keys, built once: the memory suffix always, the digest when a remote tier needs it. */
+interface CallKeys {
+  readonly canonical: string
+  /** Key inside this function's memory spaces. */
+  readonly memory: string
+  /** The digest of the arguments, or `undefined` until computed. */
+  digest: string | undefined
+}
+
+/**
+ * Build the cached version of `fn` under identity `name`. Reads tier by tier, backfills the tiers
+ * above a hit with the remaining lifetime, shares one execution between concurrent callers, and
+ * turns every backend failure into a miss or a skipped write.
+ */
+export function createCachedFunction(fn: AnyFunction, name: string, options: ResolvedOptions): CachedFunction<AnyFunction> {
+  const { tiers, secret } = options
+  const keys = new FunctionKeys(options.namespace, name, options.version, options.key)
+  const hub = new EventHub(options.onEvent)
+  const stats = new Stats(tiers.length)
+  const inflight = new Map<string, Promise<unknown>>()
+  const memoryOnly = tiers.every((tier) => tier.memory !== undefined)
+  const countedTier = tiers.find((tier) => tier.memory !== undefined)
+  const prefixes = tiers.map((tier) =>
+    tier.memory === undefined ? keys.prefixFor(tier.backend.capabilities.maxKeyBytes) : keys.prefix,
+  )
+  /** This function's space in each memory tier (`undefined` for byte tiers). */
+  const spaces: (MemorySpace | undefined)[] = tiers.map((tier) => tier.memory?.space(keys.prefix))
+
+  const digestOf = (call: CallKeys): string => (call.digest ??= digest(call.canonical))
+  const logicalKey = (call: CallKeys): string => keys.prefix + digestOf(call)
+
+  const callKeys = (thisArg: unknown, args: readonly unknown[]): CallKeys => {
+    const canonical = keys.canonical(thisArg, args)
+    return { canonical, memory: keys.memorySuffix(canonical), digest: undefined }
+  }
+
+  /** Expiry for a write to `tier`: its own lifetime, capped by an inherited one on backfill. */
+  const expiryFor = (tier: ResolvedTier, now: number, inherited: number | null | undefined): number | null => {
+    const ttl = tier.ttl ?? options.ttl
+    const own = ttl === undefined ? null : now + ttl
+    if (inherited === undefined || inherited === null) return own
+    return own === null ? inherited : Math.min(inherited, own)
+  }
+
+  const reporterFor = (call: CallKeys): TierReporter => ({
+    error(tier, error) {
+      stats.errors++
+      if (hub.wants('error')) {
+        hub.emit({ type: 'error', name, key: logicalKey(call), tier: tier.index, backend: tier.backend.name, error })
+      }
+    },
+    integrity(tier, reason) {
+      stats.integrityFailures++
+      if (hub.wants('integrity')) {
+        hub.emit({ type: 'integrity', name, key: logicalKey(call), tier: tier.index, backend: tier.backend.name, reason })
+      }
+    },
+    skipped(tier, reason) {
+      notCacheable(call, new DcacheError('E_NOT_CACHEABLE', `[dcache:${tier.backend.name}] ${reason}`))
+    },
+  })
+
+  const notCacheable = (call: CallKeys, error: DcacheError): void => {
+    stats.notCacheable++
+    if (hub.wants('not-cacheable')) {
+      hub.emit({ type: 'not-cacheable', name, key: logicalKey(call), reason: error.message, error })
+    }
+  }
+
+  const recordHit = (index: number, call: CallKeys): void => {
+    stats.hits++
+    stats.tierHits[index]!++
+    if (hub.wants('hit')) {
+      const tier = tiers[index]!
+      hub.emit({ type: 'hit', name, key: logicalKey(call), tier: index, backend: tier.backend.name })
+    }
+  }
+
+  const recordMiss = (call: CallKeys): void => {
+    stats.misses++
+    if (hub.wants('miss')) hub.emit({ type: 'miss', name, key: logicalKey(call) })
+  }
+
+  const recordSet = (tier: ResolvedTier, call: CallKeys): void => {
+    if (hub.wants('set')) hub.emit({ type: 'set', name, key: logicalKey(call), tier: tier.index, backend: tier.backend.name })
+  }
+
+  const storeInMemory = (tier: ResolvedTier, call: CallKeys, value: unknown, expiresAt: number | null, isAsync: boolean): void => {
+    const owner = tier === countedTier ? stats.entries : undefined
+    ;(spaces[tier.index] as MemorySpace).set(call.memory, value, expiresAt, isAsync, owner)
+    recordSet(tier, call)
+  }
+
+  /**
+   * Write `value` to tiers `[0, upto)`. `inherited` is the expiry of the hit being backfilled
+   * (`undefined` for a fresh result); `payload` its already-encoded bytes, when known.
+   */
+  const writeTiers = async (
+    call: CallKeys,
+    upto: number,
+    value: unknown,
+    inherited: number | null | undefined,
+    payload: Uint8Array | undefined,
+  ): Promise<void> => {
+    const now = Date.now()
+    let bytes = payload
+    if (bytes === undefined && tiers.slice(0, upto).some((tier) => tier.memory === undefined)) {
+      try {
+        bytes = encodeValue(value)
+      } catch (error) {
+        // The caller still gets the value; caching it in memory only would make tiers disagree.
+        if (DcacheError.is(error, 'E_NOT_CACHEABLE')) return notCacheable(call, error as DcacheError)
+        throw error
+      }
+    }
+    const writes: Promise<boolean>[] = []
+    const report = reporterFor(call)
+    for (let i = 0; i < upto; i++) {
+      const tier = tiers[i]!
+      const expiresAt = expiryFor(tier, now, inherited)
+      if (tier.memory !== undefined) {
+        storeInMemory(tier, call, value, expiresAt, true)
+        continue
+      }
+      const key = prefixes[i]! + digestOf(call)
+      const write = writeRemote(tier, key, logicalKey(call), bytes as Uint8Array, expiresAt, secret, report)
+      writes.push(
+        write.then((written) => {
+          if (written) recordSet(tier, call)
+          return written
+        }),
+      )
+    }
+    if (writes.length > 0) await Promise.all(writes)
+  }
+
+  /** Backfill memory tiers above `index` after a memory hit. */
+  const backfillMemory = (index: number, call: CallKeys, entry: MemoryEntry): void => {
+    const now = Date.now()
+    const inherited = entry.expiresAt === Infinity ? null : entry.expiresAt
+    for (let i = 0; i < index; i++) {
+      const tier = tiers[i]!
+      storeInMemory(tier, call, entry.value, expiryFor(tier, now, inherited), entry.async)
+    }
+  }
+
+  // ---- memory-only tiers: a sync function stays sync ------------------------------------------
+
+  function memoryCall(this: unknown, ...args: unknown[]): unknown {
+    const call = callKeys(this, args)
+    for (let i = 0; i < spaces.length; i++) {
+      const entry = (spaces[i] as MemorySpace).get(call.memory)
+      if (entry !== undefined) {
+        recordHit(i, call)
+        if (i > 0) backfillMemory(i, call, entry)
+        return entry.async ? entry.promise : entry.value
+      }
+    }
+    const pending = inflight.get(call.memory)
+    if (pending !== undefined) return pending
+    recordMiss(call)
+    const result: unknown = fn.apply(this, args)
+    if (!isThenable(result)) {
+      storeAll(call, result, false)
+      return result
+    }
+    const shared = Promise.resolve(result).then(
+      (value) => {
+        inflight.delete(call.memory)
+        storeAll(call, value, true)
+        return value
+      },
+      (error: unknown) => {
+        inflight.delete(call.memory)
+        throw error
+      },
+    )
+    inflight.set(call.memory, shared)
+    return shared
+  }
+
+  const storeAll = (call: CallKeys, value: unknown, isAsync: boolean): void => {
+    const now = Date.now()
+    for (const tier of tiers) storeInMemory(tier, call, value, expiryFor(tier, now, undefined), isAsync)
+  }
+
+  // ---- any remote tier: the wrapped function returns a promise --------------------------------
+
+  function asyncCall(this: unknown, ...args: unknown[]): Promise<unknown> {
+    let call: CallKeys
+    try {
+      call = callKeys(this, args)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    // Leading memory tiers answer without a promise chain of their own.
+    let first = 0
+    for (; first < spaces.length; first++) {
+      const space = spaces[first]
+      if (space === undefined) break
+      const entry = space.get(call.memory)
+      if (entry !== undefined) {
+        recordHit(first, call)
+        if (first > 0) backfillMemory(first, call, entry)
+        return (entry.promise ?? Promise.resolve(entry.value)) as Promise<unknown>
+      }
+    }
+    const pending = inflight.get(call.memory)
+    if (pending !== undefined) return pending
+    const shared = resolveThroughTiers(this, args, call, first)
+    inflight.set(call.memory, shared)
+    return shared
+  }
+
+  async function resolveThroughTiers(thisArg: unknown, args: unknown[], call: CallKeys, from: number): Promise<unknown> {
+    try {
+      const report = reporterFor(call)
+      for (let i = from; i < tiers.length; i++) {
+        const tier = tiers[i]!
+        const space = spaces[i]
+        if (space !== undefined) {
+          const entry = space.get(call.memory)
+          if (entry === undefined) continue
+          recordHit(i, call)
+          await writeTiers(call, i, entry.value, entry.expiresAt === Infinity ? null : entry.expiresAt, undefined)
+          return entry.value
+        }
+        const hit = await readRemote(tier, prefixes[i]! + digestOf(call), logicalKey(call), secret, report)
+        if (hit === undefined) continue
+        recordHit(i, call)
+        if (i > 0) await writeTiers(call, i, hit.value, hit.expiresAt, hit.payload)
+        return hit.value
+      }
+      recordMiss(call)
+      const value: unknown = await fn.apply(thisArg, args)
+      await writeTiers(call, tiers.length, value, undefined, undefined)
+      return value
+    } finally {
+      inflight.delete(call.memory)
+    }
+  }
+
+  // ---- controls -------------------------------------------------------------------------------
+
+  const invalidate = (...args: unknown[]): Promise<void> | void => {
+    const call = callKeys(undefined, args)
+    const removals: Promise<void>[] = []
+    const report = reporterFor(call)
+    tiers.forEach((tier, i) => {
+      const space = spaces[i]
+      if (space !== undefined) space.delete(call.memory)
+      else removals.push(deleteRemote(tier, prefixes[i]! + digestOf(call), report))
+    })
+    if (!memoryOnly) return Promise.all(removals).then(() => undefined)
+  }
+
+  const cacheClear = (): Promise<void> | void => {
+    const clears: Promise<void>[] = []
+    const report = reporterFor({ canonical: '', memory: '', digest: '' })
+    tiers.forEach((tier, i) => {
+      const space = spaces[i]
+      if (space !== undefined) space.clear()
+      else clears.push(clearRemote(tier, prefixes[i]!, report))
+    })
+    if (!memoryOnly) return Promise.all(clears).then(() => undefined)
+  }
+
+  const cacheInfo = (): CacheInfo => ({
+    hits: stats.hits,
+    misses: stats.misses,
+    tierHits: [...stats.tierHits],
+    staleHits: 0,
+    errors: stats.errors,
+    integrityFailures: stats.integrityFailures,
+    notCacheable: stats.notCacheable,
+    size: countedTier === undefined ? undefined : stats.entries.size,
+    maxSize: countedTier?.memory?.maxSize,
+  })
+
+  const wrapped = memoryOnly ? memoryCall : asyncCall
+  Object.defineProperty(wrapped, 'name', { value: fn.name })
+  Object.defineProperty(wrapped, 'length', { value: fn.length })
+  return Object.assign(wrapped, {
+    cacheInfo,
+    cacheClear,
+    invalidate,
+    key: (...args: unknown[]) => logicalKey(callKeys(undefined, args)),
+    on: hub.on.bind(hub),
+    original: fn,
+  }) as unknown as CachedFunction<AnyFunction>
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  )
+}

@@ -1,0 +1,120 @@
+import { breakerFor } from './breaker.js'
+import { CODEC_ID, decodeValue } from './codec.js'
+import { withDeadline } from './deadline.js'
+import { openEnvelope, sealEnvelope } from './envelope.js'
+import { BackendError, DcacheError, type BackendOperation } from './errors.js'
+import type { ResolvedTier } from './options.js'
+
+/** Where a tier reports what went wrong; the caller never sees these as exceptions. */
+export interface TierReporter {
+  /** A backend call failed or missed its deadline. */
+  error(tier: ResolvedTier, error: BackendError): void
+  /** Stored bytes failed to verify or decode. */
+  integrity(tier: ResolvedTier, reason: string): void
+  /** A value was not written to this tier (too large for it). */
+  skipped(tier: ResolvedTier, reason: string): void
+}
+
+/** A decoded hit from a remote tier. */
+export interface RemoteHit {
+  readonly value: unknown
+  /** Absolute epoch ms, or `null`: what upper tiers are backfilled with. */
+  readonly expiresAt: number | null
+  /** The encoded value, reused when backfilling other byte tiers. */
+  readonly payload: Uint8Array
+}
+
+const FAILED = Symbol('failed')
+
+/**
+ * Run one operation on a tier: skipped while its circuit is open, bounded by its deadline,
+ * failures reported and turned into `FAILED`. Never rejects.
+ */
+async function guarded<T>(
+  tier: ResolvedTier,
+  operation: BackendOperation,
+  report: TierReporter,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T | typeof FAILED> {
+  const breaker = breakerFor(tier.backend)
+  if (!breaker.allow()) return FAILED
+  try {
+    const result = await withDeadline(tier.backend.name, operation, tier.timeout, run)
+    breaker.success()
+    return result
+  } catch (error) {
+    breaker.failure()
+    report.error(tier, error as BackendError)
+    return FAILED
+  }
+}
+
+/** Read and verify `key` from a byte tier; a failure of any kind is a miss. */
+export async function readRemote(
+  tier: ResolvedTier,
+  key: string,
+  logicalKey: string,
+  secret: string | Uint8Array | undefined,
+  report: TierReporter,
+): Promise<RemoteHit | undefined> {
+  const stored = await guarded(tier, 'get', report, (signal) => tier.backend.get(key, { signal }))
+  if (stored === FAILED || stored === undefined) return undefined
+  if (!(stored.value instanceof Uint8Array)) {
+    report.error(tier, new BackendError(tier.backend.name, 'get', new TypeError('get returned a value that is not a Uint8Array')))
+    return undefined
+  }
+  const now = Date.now()
+  if (stored.expiresAt !== null && stored.expiresAt <= now) return undefined
+  const opened = openEnvelope(stored.value, logicalKey, secret)
+  if (!opened.ok) {
+    report.integrity(tier, opened.reason)
+    return undefined
+  }
+  const { envelope } = opened
+  if (envelope.expiresAt !== null && envelope.expiresAt <= now) return undefined
+  if (envelope.codecId !== CODEC_ID) {
+    report.integrity(tier, `unknown codec ${envelope.codecId}`)
+    return undefined
+  }
+  try {
+    return { value: decodeValue(envelope.payload), expiresAt: envelope.expiresAt, payload: envelope.payload }
+  } catch (error) {
+    report.integrity(tier, DcacheError.is(error) ? error.message : String(error))
+    return undefined
+  }
+}
+
+/** Seal `payload` for `key` and write it; returns whether it was written. Never rejects. */
+export async function writeRemote(
+  tier: ResolvedTier,
+  key: string,
+  logicalKey: string,
+  payload: Uint8Array,
+  expiresAt: number | null,
+  secret: string | Uint8Array | undefined,
+  report: TierReporter,
+): Promise<boolean> {
+  const value = sealEnvelope({ key: logicalKey, payload, createdAt: Date.now(), expiresAt, codecId: CODEC_ID }, secret)
+  const limit = tier.backend.capabilities.maxValueBytes
+  if (limit !== undefined && value.byteLength > limit) {
+    report.skipped(tier, `entry of ${value.byteLength} bytes exceeds ${tier.backend.name}'s maxValueBytes (${limit})`)
+    return false
+  }
+  const result = await guarded(tier, 'set', report, (signal) => tier.backend.set({ key, value, expiresAt }, { signal }))
+  return result !== FAILED
+}
+
+/** Delete `key` from a byte tier. Never rejects. */
+export async function deleteRemote(tier: ResolvedTier, key: string, report: TierReporter): Promise<void> {
+  await guarded(tier, 'delete', report, (signal) => tier.backend.delete(key, { signal }))
+}
+
+/** Remove every key starting with `prefix` from a byte tier. Never rejects. */
+export async function clearRemote(tier: ResolvedTier, prefix: string, report: TierReporter): Promise<void> {
+  const { backend } = tier
+  if (backend.clear === undefined) {
+    report.error(tier, new BackendError(backend.name, 'clear', new Error('this backend does not implement clear()')))
+    return
+  }
+  await guarded(tier, 'clear', report, (signal) => (backend.clear as NonNullable<typeof backend.clear>)({ prefix, signal }))
+}
