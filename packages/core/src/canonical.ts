@@ -36,6 +36,7 @@
 
 import { hash } from 'node:crypto'
 import { DcacheTypeError } from './errors.js'
+import { constructorName, describeKey, propertySegment } from './value-path.js'
 
 /** Deeper nesting than this is almost always a bug (or a structure that is not data). */
 const MAX_DEPTH = 1000
@@ -310,31 +311,8 @@ function bytesToken(view: ArrayBufferView, elementBytes: number): string {
   return bytes.length + ':' + bytes.toString('latin1')
 }
 
-function constructorName(proto: unknown): string {
-  try {
-    const ctor: unknown = (proto as { constructor?: unknown }).constructor
-    if (typeof ctor === 'function' && typeof ctor.name === 'string') return ctor.name
-  } catch {
-    // A throwing `constructor` getter is the object's business; key it as anonymous.
-  }
-  return ''
-}
-
 function withSegment(error: unknown, segment: string): unknown {
   if (error instanceof Unkeyable) error.segments.push(segment)
   return error
 }
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
-
-function propertySegment(key: string): string {
-  return IDENTIFIER.test(key) ? '.' + key : `[${JSON.stringify(key)}]`
-}
-
-function describeKey(key: unknown, index: number): string {
-  if (typeof key === 'string') return JSON.stringify(key)
-  if (typeof key === 'number' || typeof key === 'boolean') return String(key)
-  if (typeof key === 'bigint') return `${key}n`
-  if (key === null || key === undefined) return String(key)
-  return `<key #${index}>`
-}

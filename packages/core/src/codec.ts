@@ -17,6 +17,7 @@
  */
 
 import { DcacheError } from './errors.js'
+import { constructorName, describeKey, propertySegment } from './value-path.js'
 
 /** Identifier of this codec, stored in every envelope. */
 export const CODEC_ID = 1
@@ -387,33 +388,9 @@ function swapInPlace(bytes: Uint8Array, size: number): void {
   else b.swap64()
 }
 
-function constructorName(proto: unknown): string {
-  try {
-    const ctor: unknown = (proto as { constructor?: unknown } | null)?.constructor
-    if (typeof ctor === 'function' && typeof ctor.name === 'string') return ctor.name
-  } catch {
-    // A throwing `constructor` getter: report the class as anonymous.
-  }
-  return ''
-}
-
 function withSegment(error: unknown, segment: string): unknown {
   if (error instanceof NotCacheable) error.segments.push(segment)
   return error
-}
-
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
-
-function propertySegment(key: string): string {
-  return IDENTIFIER.test(key) ? '.' + key : `[${JSON.stringify(key)}]`
-}
-
-function describeKey(key: unknown, index: number): string {
-  if (typeof key === 'string') return JSON.stringify(key)
-  if (typeof key === 'number' || typeof key === 'boolean') return String(key)
-  if (typeof key === 'bigint') return `${key}n`
-  if (key === null || key === undefined) return String(key)
-  return `<key #${index}>`
 }
 
 let shared: Writer | undefined = new Writer()
