@@ -10,7 +10,7 @@ export class CircuitBreaker {
 
   constructor(
     readonly threshold = 5,
-    readonly cooldown = 1_000,
+    readonly cooldown = 500,
   ) {}
 
   /** `true` when the next call may go to the backend. */
