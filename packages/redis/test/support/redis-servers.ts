@@ -158,7 +158,7 @@ export class RedisCluster {
     return this.nodes.map((node) => ({ host: HOST, port: node.port }))
   }
 
-  /** Resolves when every live node reports `cluster_state:ok` and every slot has a master. */
+  /** Resolves when every live node reports `cluster_state:ok`, every slot has a master and every replica is in sync. */
   async waitUntilHealthy(ms = 30_000): Promise<void> {
     const deadline = Date.now() + ms
     for (;;) {
@@ -177,7 +177,10 @@ export class RedisCluster {
         try {
           await client.connect()
           const info = await client.cluster('INFO')
-          return /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info)
+          // A replica that never synced with its master is not allowed to fail over for it.
+          const replication = await client.info('replication')
+          const synced = !/role:slave/.test(replication) || /master_link_status:up/.test(replication)
+          return /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info) && synced
         } catch {
           return false
         } finally {
