@@ -1,10 +1,12 @@
 import { digest } from './canonical.js'
 import { encodeValue } from './codec.js'
-import { DcacheError } from './errors.js'
+import { Coherence } from './coherence.js'
+import { DcacheError, DcacheTypeError } from './errors.js'
 import { EventHub } from './events.js'
 import { FunctionKeys } from './keys.js'
 import type { EntryCounter, MemoryEntry, MemorySpace } from './memory.js'
 import type { ResolvedOptions, ResolvedTier } from './options.js'
+import { runUnderLock } from './lock.js'
 import { clearRemote, deleteRemote, readRemote, writeRemote, type TierReporter } from './remote-tier.js'
 import type { AnyFunction, CacheInfo, CachedFunction } from './types.js'
 
@@ -52,6 +54,38 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   /** This function's space in each memory tier (`undefined` for byte tiers). */
   const spaces: (MemorySpace | undefined)[] = tiers.map((tier) => tier.memory?.space(keys.prefix))
 
+  /** The tier holding cross-process locks (`lock`), and the one whose bus keeps memory tiers coherent. */
+  const lockTier = options.lock === undefined ? undefined : tiers.find((tier) => tier.memory === undefined && tier.backend.locks !== undefined)
+  if (options.lock !== undefined && lockTier === undefined) {
+    throw new DcacheTypeError(
+      'E_INVALID_OPTION',
+      `dcache: \`lock\` on "${name}" needs a tier whose backend has the locks facet (such as RedisBackend); none of its tiers has one`,
+    )
+  }
+  const busTier =
+    options.coherence === undefined ? undefined : tiers.find((tier) => tier.memory === undefined && tier.backend.bus !== undefined)
+  const listens = busTier !== undefined && tiers.some((tier) => tier.memory !== undefined && tier.index < busTier.index)
+  const coherence =
+    busTier === undefined
+      ? undefined
+      : new Coherence(busTier, keys.prefix, !listens ? undefined : {
+          evict: (memoryKey, digestKey) => {
+            let removed = 0
+            for (const space of spaces) {
+              if (space === undefined) continue
+              removed += memoryKey === null ? space.clear() : Number(space.delete(memoryKey))
+            }
+            if (removed > 0 && hub.wants('evict')) {
+              hub.emit({ type: 'evict', name, key: keys.prefix + (digestKey ?? ''), reason: 'coherence' })
+            }
+          },
+          busDown: () => {
+            for (const space of spaces) space?.clear()
+            if (hub.wants('evict')) hub.emit({ type: 'evict', name, key: keys.prefix, reason: 'bus-down' })
+          },
+        })
+  const staleness = options.coherence?.staleness ?? Infinity
+
   const digestOf = (call: CallKeys): string => (call.digest ??= digest(call.canonical))
   const logicalKey = (call: CallKeys): string => keys.prefix + digestOf(call)
 
@@ -62,7 +96,9 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
 
   /** Expiry for a write to `tier`: its own lifetime, capped by an inherited one on backfill. */
   const expiryFor = (tier: ResolvedTier, now: number, inherited: number | null | undefined): number | null => {
-    const ttl = tier.ttl ?? options.ttl
+    let ttl = tier.ttl ?? options.ttl
+    // Without a working bus, another process's change reaches this memory tier only by expiry.
+    if (listens && tier.memory !== undefined && !coherence!.up) ttl = Math.min(ttl ?? Infinity, staleness)
     const own = ttl === undefined ? null : now + ttl
     if (inherited === undefined || inherited === null) return own
     return own === null ? inherited : Math.min(inherited, own)
@@ -257,10 +293,22 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
         if (i > 0) await writeTiers(call, i, hit.value, hit.expiresAt, hit.payload)
         return hit.value
       }
-      recordMiss(call)
-      const value: unknown = await fn.apply(thisArg, args)
-      await writeTiers(call, tiers.length, value, undefined, undefined)
-      return value
+      const computeAndStore = async (): Promise<unknown> => {
+        recordMiss(call)
+        const value: unknown = await fn.apply(thisArg, args)
+        await writeTiers(call, tiers.length, value, undefined, undefined)
+        if (coherence !== undefined) void coherence.announce(call.memory, digestOf(call), report)
+        return value
+      }
+      if (lockTier === undefined || options.lock === undefined) return await computeAndStore()
+      const key = prefixes[lockTier.index]! + digestOf(call)
+      const read = () => readRemote(lockTier, key, logicalKey(call), secret, report)
+      const result = await runUnderLock(lockTier, key + ':lock', options.lock, report, read, computeAndStore)
+      if (result.computed) return result.value
+      // Another process computed it: a hit in the lock's tier, backfilled above.
+      recordHit(lockTier.index, call)
+      await writeTiers(call, lockTier.index, result.hit.value, result.hit.expiresAt, result.hit.payload)
+      return result.hit.value
     } finally {
       inflight.delete(call.memory)
     }
@@ -277,7 +325,8 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
       if (space !== undefined) space.delete(call.memory)
       else removals.push(deleteRemote(tier, prefixes[i]! + digestOf(call), report))
     })
-    if (!memoryOnly) return Promise.all(removals).then(() => undefined)
+    if (memoryOnly) return
+    return Promise.all(removals).then(() => coherence?.announce(call.memory, digestOf(call), report))
   }
 
   const cacheClear = (): Promise<void> | void => {
@@ -288,7 +337,8 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
       if (space !== undefined) space.clear()
       else clears.push(clearRemote(tier, prefixes[i]!, report))
     })
-    if (!memoryOnly) return Promise.all(clears).then(() => undefined)
+    if (memoryOnly) return
+    return Promise.all(clears).then(() => coherence?.announce(null, null, report))
   }
 
   const cacheInfo = (): CacheInfo => ({

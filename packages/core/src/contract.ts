@@ -101,6 +101,12 @@ export interface BusFacet {
   publish(channel: string, message: Uint8Array, options?: OperationOptions): Promise<void>
   /** Receive messages on `channel`. Resolves once subscribed; returns the unsubscribe function. */
   subscribe(channel: string, onMessage: (message: Uint8Array) => void): Promise<() => Promise<void>>
+  /**
+   * Report the state of the subscriber connection: `listener(false)` when it drops (messages
+   * published meanwhile are lost), `listener(true)` when it is subscribed again. Returns the
+   * function that stops reporting. Without it, the core assumes a subscribed bus stays up.
+   */
+  watch?(listener: (connected: boolean) => void): () => void
 }
 
 /**

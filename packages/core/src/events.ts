@@ -49,8 +49,18 @@ export interface NotCacheableEvent extends EventBase {
   readonly error: DcacheError
 }
 
+/**
+ * Another process (or another wrapper of this function) wrote or invalidated the key: it was
+ * removed from this function's memory tiers. `key` is the logical key, or the function's key
+ * prefix when the whole function was cleared.
+ */
+export interface EvictEvent extends EventBase {
+  readonly type: 'evict'
+  readonly reason: 'coherence' | 'bus-down'
+}
+
 /** Every event dcache emits, discriminated by `type`. */
-export type DcacheEvent = HitEvent | MissEvent | SetEvent | ErrorEvent | IntegrityEvent | NotCacheableEvent
+export type DcacheEvent = HitEvent | MissEvent | SetEvent | ErrorEvent | IntegrityEvent | NotCacheableEvent | EvictEvent
 
 /** The `type` of a {@link DcacheEvent}. */
 export type DcacheEventType = DcacheEvent['type']
@@ -74,6 +84,7 @@ export const DIAGNOSTICS_CHANNELS = Object.freeze({
   error: 'dcache:error',
   integrity: 'dcache:integrity',
   'not-cacheable': 'dcache:not-cacheable',
+  evict: 'dcache:evict',
 } as const satisfies Record<DcacheEventType, string>)
 
 const channels = {
@@ -83,6 +94,7 @@ const channels = {
   error: diagnostics.channel(DIAGNOSTICS_CHANNELS.error),
   integrity: diagnostics.channel(DIAGNOSTICS_CHANNELS.integrity),
   'not-cacheable': diagnostics.channel(DIAGNOSTICS_CHANNELS['not-cacheable']),
+  evict: diagnostics.channel(DIAGNOSTICS_CHANNELS.evict),
 } satisfies Record<DcacheEventType, diagnostics.Channel>
 
 /**

@@ -22,7 +22,7 @@ export type { EntryCounter, InMemoryBackendOptions, MemoryEntry, MemorySpace } f
 export { InMemoryBackend } from './memory.js'
 export { dcache } from './dcache.js'
 export type { BackendWrapperOptions } from './dcache.js'
-export type { DcacheOptions, FunctionOptions, TierOptions, TierSpec } from './options.js'
+export type { CoherenceOptions, DcacheOptions, FunctionOptions, LockOptions, TierOptions, TierSpec } from './options.js'
 export { DEFAULT_TIMEOUT } from './options.js'
 export type {
   AnyFunction,
@@ -42,6 +42,7 @@ export type {
   DcacheEventType,
   DcacheListener,
   ErrorEvent,
+  EvictEvent,
   HitEvent,
   IntegrityEvent,
   MissEvent,

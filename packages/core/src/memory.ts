@@ -53,8 +53,8 @@ export interface MemorySpace {
    * promise; `owner` is the counter behind a function's `cacheInfo().size`.
    */
   set(suffix: string, value: unknown, expiresAt: number | null, isAsync: boolean, owner?: EntryCounter): void
-  /** Remove `suffix` if present. */
-  delete(suffix: string): void
+  /** Remove `suffix` if present; returns whether it was. */
+  delete(suffix: string): boolean
   /** Remove every entry of this space; returns how many. */
   clear(): number
 }
@@ -210,7 +210,9 @@ export class InMemoryBackend implements CacheBackend {
       },
       delete: (suffix) => {
         const node = index.get(suffix)
-        if (node !== undefined) this.#remove(node)
+        if (node === undefined) return false
+        this.#remove(node)
+        return true
       },
       clear: () => {
         const removed = index.size

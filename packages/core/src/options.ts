@@ -17,6 +17,28 @@ export interface TierOptions<B extends CacheBackend = CacheBackend> {
 /** A tier: a backend, or a backend with its own settings. */
 export type TierSpec<B extends CacheBackend = CacheBackend> = B | TierOptions<B>
 
+/** Settings of cross-process single-flight (`lock`). Durations are milliseconds. */
+export interface LockOptions {
+  /**
+   * Lifetime of the lock. The holder renews it while the function runs, so it only runs out
+   * when the holder dies: then another process takes over after at most this long.
+   * @default 10_000
+   */
+  readonly ttl?: number
+  /** How long a caller waits for another process's result before computing it itself. @default 30_000 */
+  readonly wait?: number
+}
+
+/** Settings of cache coherence between processes. Durations are milliseconds. */
+export interface CoherenceOptions {
+  /**
+   * While the bus is down (or not yet subscribed), values kept in memory tiers live at most this
+   * long, so a change made by another process is seen after at most this delay.
+   * @default 1_000
+   */
+  readonly staleness?: number
+}
+
 /** Options that describe one cached function. Durations are milliseconds. */
 export interface FunctionOptions {
   /**
@@ -36,6 +58,14 @@ export interface FunctionOptions {
    * @example `key: (user: User, page: number) => [user.id, page]`
    */
   readonly key?: (this: never, ...args: never[]) => unknown
+  /**
+   * Cross-process single-flight: on a miss everywhere, one process computes while the others
+   * wait for its result in the shared tier. Needs a tier whose backend has the `locks` facet
+   * (`RedisBackend`). If the lock cannot be reached, each process computes (still once per
+   * process). `true` uses the defaults of {@link LockOptions}.
+   * @default false
+   */
+  readonly lock?: boolean | LockOptions
 }
 
 /** Options of `dcache()`. Durations are milliseconds. */
@@ -50,6 +80,13 @@ export interface DcacheOptions extends FunctionOptions {
   readonly secret?: string | Uint8Array
   /** Receives every event of every function wrapped with these options. */
   readonly onEvent?: (event: DcacheEvent) => void
+  /**
+   * Keep memory tiers coherent between processes: when a tier below them has a `bus`
+   * (`RedisBackend`), a value written or invalidated in one process is evicted from the memory
+   * tiers of the others. `false` turns it off.
+   * @default true
+   */
+  readonly coherence?: boolean | CoherenceOptions
 }
 
 /** A tier with defaults filled in. */
@@ -73,13 +110,19 @@ export interface ResolvedOptions {
   readonly secret: string | Uint8Array | undefined
   readonly onEvent: ((event: DcacheEvent) => void) | undefined
   readonly tiers: readonly ResolvedTier[]
+  /** `undefined`: no cross-process lock. */
+  readonly lock: Required<LockOptions> | undefined
+  /** `undefined`: coherence turned off. */
+  readonly coherence: Required<CoherenceOptions> | undefined
 }
 
 /** Default deadline of a backend operation, in milliseconds. */
 export const DEFAULT_TIMEOUT = 1_000
 
-const FUNCTION_KEYS = ['name', 'version', 'namespace', 'ttl', 'key'] as const
-const WRAPPER_KEYS = [...FUNCTION_KEYS, 'backend', 'multiple', 'timeout', 'secret', 'onEvent'] as const
+const FUNCTION_KEYS = ['name', 'version', 'namespace', 'ttl', 'key', 'lock'] as const
+const WRAPPER_KEYS = [...FUNCTION_KEYS, 'backend', 'multiple', 'timeout', 'secret', 'onEvent', 'coherence'] as const
+const LOCK_KEYS = ['ttl', 'wait'] as const
+const COHERENCE_KEYS = ['staleness'] as const
 const TIER_KEYS = ['backend', 'ttl', 'timeout'] as const
 
 /** `true` when `value` looks like a backend (any contract version), so it can be checked. */
@@ -113,6 +156,8 @@ export function resolveOptions(options: DcacheOptions): ResolvedOptions {
     secret: options.secret,
     onEvent: options.onEvent,
     tiers: specs.map((spec, index) => resolveTier(spec, index, timeout)),
+    lock: resolveLock(options.lock),
+    coherence: resolveCoherence(options.coherence),
   }
 }
 
@@ -128,7 +173,22 @@ export function withFunctionOptions(base: ResolvedOptions, options: FunctionOpti
     namespace: options.namespace ?? base.namespace,
     ttl: options.ttl ?? base.ttl,
     key: (options.key as KeyFunction | undefined) ?? base.key,
+    lock: options.lock === undefined ? base.lock : resolveLock(options.lock),
   }
+}
+
+function resolveLock(lock: boolean | LockOptions | undefined): Required<LockOptions> | undefined {
+  if (lock === undefined || lock === false) return undefined
+  if (lock === true) return { ttl: 10_000, wait: 30_000 }
+  checkKeys(lock, LOCK_KEYS, 'lock option')
+  return { ttl: duration(lock.ttl, 'lock.ttl') ?? 10_000, wait: duration(lock.wait, 'lock.wait') ?? 30_000 }
+}
+
+function resolveCoherence(coherence: boolean | CoherenceOptions | undefined): Required<CoherenceOptions> | undefined {
+  if (coherence === false) return undefined
+  if (coherence === undefined || coherence === true) return { staleness: 1_000 }
+  checkKeys(coherence, COHERENCE_KEYS, 'coherence option')
+  return { staleness: duration(coherence.staleness, 'coherence.staleness') ?? 1_000 }
 }
 
 function resolveTier(spec: TierSpec, index: number, timeout: number): ResolvedTier {
@@ -162,6 +222,9 @@ function checkFunctionOptions(options: FunctionOptions): void {
     throw invalid('`version` must be a string or a number')
   }
   if (options.key !== undefined && typeof options.key !== 'function') throw invalid('`key` must be a function')
+  if (options.lock !== undefined && typeof options.lock !== 'boolean' && (typeof options.lock !== 'object' || options.lock === null)) {
+    throw invalid('`lock` must be true, false or { ttl?, wait? }')
+  }
   duration(options.ttl, 'ttl')
 }
 

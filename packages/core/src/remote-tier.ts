@@ -118,3 +118,29 @@ export async function clearRemote(tier: ResolvedTier, prefix: string, report: Ti
   }
   await guarded(tier, 'clear', report, (signal) => (backend.clear as NonNullable<typeof backend.clear>)({ prefix, signal }))
 }
+
+/** Take the lock `key` on a tier with the `locks` facet: a token, `undefined` when someone else holds it, `null` on failure. */
+export async function acquireLock(tier: ResolvedTier, key: string, ttl: number, report: TierReporter): Promise<string | undefined | null> {
+  const locks = tier.backend.locks
+  if (locks === undefined) return null
+  const token = await guarded(tier, 'lock', report, (signal) => locks.tryAcquire(key, ttl, { signal }))
+  return token === FAILED ? null : token
+}
+
+/** Release the lock `key` if `token` still owns it. Never rejects. */
+export async function releaseLock(tier: ResolvedTier, key: string, token: string, report: TierReporter): Promise<void> {
+  const locks = tier.backend.locks
+  if (locks !== undefined) await guarded(tier, 'lock', report, (signal) => locks.release(key, token, { signal }))
+}
+
+/** Renew the lock `key` for `ttl` ms if `token` still owns it. Never rejects. */
+export async function extendLock(tier: ResolvedTier, key: string, token: string, ttl: number, report: TierReporter): Promise<void> {
+  const extend = tier.backend.locks?.extend
+  if (extend !== undefined) await guarded(tier, 'lock', report, (signal) => extend.call(tier.backend.locks, key, token, ttl, { signal }))
+}
+
+/** Publish on the tier's bus. Never rejects. */
+export async function publishOn(tier: ResolvedTier, channel: string, message: Uint8Array, report: TierReporter): Promise<void> {
+  const bus = tier.backend.bus
+  if (bus !== undefined) await guarded(tier, 'publish', report, (signal) => bus.publish(channel, message, { signal }))
+}

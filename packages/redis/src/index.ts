@@ -91,6 +91,7 @@ export class RedisBackend implements CacheBackend {
   #pending: PendingGet[] = []
   #subscriber: Promise<Redis | Cluster> | undefined
   readonly #handlers = new Map<string, Set<(message: Uint8Array) => void>>()
+  readonly #watchers = new Set<(connected: boolean) => void>()
   #closed = false
   #ready: Promise<void> | undefined
 
@@ -131,6 +132,10 @@ export class RedisBackend implements CacheBackend {
         await this.#command(opts, (c) => c.publish(this.#prefix + channel, Buffer.from(message.buffer, message.byteOffset, message.byteLength)))
       },
       subscribe: (channel, onMessage) => this.#subscribe(this.#prefix + channel, onMessage),
+      watch: (listener) => {
+        this.#watchers.add(listener)
+        return () => void this.#watchers.delete(listener)
+      },
     }
   }
 
@@ -317,6 +322,15 @@ export class RedisBackend implements CacheBackend {
         ? client.duplicate(undefined, { enableOfflineQueue: true, redisOptions: { ...client.options.redisOptions, enableOfflineQueue: true } })
         : client.duplicate({ enableOfflineQueue: true })
     subscriber.on('error', () => {})
+    // ioredis subscribes again before it reports `ready` after a reconnection.
+    let connected = true
+    const report = (now: boolean) => {
+      if (now === connected) return
+      connected = now
+      for (const watcher of this.#watchers) watcher(now)
+    }
+    subscriber.on('close', () => report(false))
+    subscriber.on('ready', () => report(true))
     subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       for (const handler of this.#handlers.get(channel.toString()) ?? []) {
         try {
