@@ -11,19 +11,27 @@ export interface MeasureOptions {
   /** Operations per repetition. */
   readonly ops: number
   readonly repetitions?: number
+  /** Callers running at once, each awaiting its own calls (async `run` only). @default 1 */
+  readonly concurrency?: number
 }
 
-/** Time `ops` sequential calls of `run(i)`, `repetitions` times after one warm-up; report the median. */
+/**
+ * Time `ops` calls of `run(i)` — sequential, or split over `concurrency` awaiting callers —
+ * `repetitions` times after one warm-up; report the median.
+ */
 export async function measure(
   name: string,
   run: (i: number) => unknown,
-  { ops, repetitions = 7 }: MeasureOptions,
+  { ops, repetitions = 7, concurrency = 1 }: MeasureOptions,
 ): Promise<Measurement> {
   const isAsync = run(0) instanceof Promise
+  const caller = async (first: number) => {
+    for (let i = first; i < ops; i += concurrency) await run(i)
+  }
   const once = isAsync
     ? async () => {
         const start = process.hrtime.bigint()
-        for (let i = 0; i < ops; i++) await run(i)
+        await Promise.all(Array.from({ length: concurrency }, (_, first) => caller(first)))
         return Number(process.hrtime.bigint() - start)
       }
     : async () => {
