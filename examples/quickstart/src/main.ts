@@ -1,7 +1,9 @@
-// The seed's first example, in TypeScript: cache slowFunction with one line.
-// Run it with `pnpm demo` from the repository root.
+// The seed's first example, in TypeScript: cache slowFunction with one line. Run it with
+// `pnpm demo` from the repository root, twice: the second run is answered from disk.
+// Tiers: memory first, then an SQLite file that every process of this user shares.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { dcache } from '@dcache/core'
+import { dcache, InMemoryBackend } from '@dcache/core'
+import { SqliteBackend } from '@dcache/sqlite'
 
 /** Stands in for real work: a slow query, an HTTP call, a heavy computation. */
 async function slowFunction(n: number): Promise<bigint> {
@@ -9,21 +11,27 @@ async function slowFunction(n: number): Promise<bigint> {
   return BigInt(n) ** 1000n
 }
 
-const cachedSlowFunction = dcache(slowFunction)
+const sqlite = new SqliteBackend() // ~/.cache/dcache/cache.sqlite ($XDG_CACHE_HOME respected)
+const cachedSlowFunction = dcache({ multiple: [new InMemoryBackend(), sqlite], ttl: 60 * 60_000 })(slowFunction)
 
-async function timed(label: string, n: number): Promise<void> {
+let servedBy = 'computed'
+cachedSlowFunction.on('hit', ({ backend }) => (servedBy = backend))
+
+async function timed(n: number): Promise<void> {
+  servedBy = 'computed'
   const start = performance.now()
   const value = await cachedSlowFunction(n)
   const ms = performance.now() - start
-  console.log(`${label.padEnd(6)} slowFunction(${n}) = ${String(value).slice(0, 12)}… (${String(value).length} digits) in ${ms.toFixed(3)} ms`)
+  console.log(`slowFunction(${n}) = ${String(value).slice(0, 12)}… (${String(value).length} digits) in ${ms.toFixed(3).padStart(8)} ms  ${servedBy}`)
 }
 
-await timed('cold', 7)
-await timed('warm', 7)
-await timed('cold', 8)
-await timed('warm', 8)
-await timed('warm', 7)
+await timed(7)
+await timed(7)
+await timed(8)
+await timed(8)
 
-// Like lru_cache's cache_info(): hits, misses, per-tier hits, size.
+// Like lru_cache's cache_info(): hits, misses, per-tier hits (memory, sqlite), size.
 console.log('cacheInfo():', cachedSlowFunction.cacheInfo())
-console.log('key(7):', cachedSlowFunction.key(7))
+console.log(`key(7): ${cachedSlowFunction.key(7)}`)
+console.log(`\nRun it again: the first calls now come from ${sqlite.path} instead of running slowFunction.`)
+await sqlite.close()
