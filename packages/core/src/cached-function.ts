@@ -10,6 +10,9 @@ import { runUnderLock } from './lock.js'
 import { clearRemote, deleteRemote, readRemote, writeRemote, type TierReporter } from './remote-tier.js'
 import type { AnyFunction, CacheInfo, CachedFunction } from './types.js'
 
+/** Argument lists whose digest a function remembers; the memory is bounded, not the hit rate. */
+const DIGEST_CACHE_SIZE = 1_024
+
 /** Counters behind `cacheInfo()`. */
 class Stats {
   hits = 0
@@ -86,7 +89,18 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
         })
   const staleness = options.coherence?.staleness ?? Infinity
 
-  const digestOf = (call: CallKeys): string => (call.digest ??= digest(call.canonical))
+  /** Digests of recent argument lists: hot keys skip SHA-256 on every remote read. */
+  const digests = new Map<string, string>()
+  const digestOf = (call: CallKeys): string => {
+    if (call.digest !== undefined) return call.digest
+    let known = digests.get(call.canonical)
+    if (known === undefined) {
+      known = digest(call.canonical)
+      if (digests.size >= DIGEST_CACHE_SIZE) digests.clear()
+      digests.set(call.canonical, known)
+    }
+    return (call.digest = known)
+  }
   const logicalKey = (call: CallKeys): string => keys.prefix + digestOf(call)
 
   const callKeys = (thisArg: unknown, args: readonly unknown[]): CallKeys => {

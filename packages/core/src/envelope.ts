@@ -244,7 +244,11 @@ function open(bytes: Uint8Array, expectedKey: string, secret?: string | Uint8Arr
 }
 
 function keyMatches(bytes: Uint8Array, start: number, length: number, expected: string): boolean {
-  // Compare code points as UTF-8 bytes without allocating for the usual ASCII key.
+  // The core's keys are ASCII: one native latin1 decode and a string comparison. Equal strings
+  // mean equal bytes only when `expected` is ASCII, which the regular expression checks.
+  if (expected.length === length && ASCII.test(expected)) {
+    return Buffer.prototype.latin1Slice.call(bytes, start, start + length) === expected
+  }
   if (expected.length === length) {
     let ascii = true
     for (let i = 0; i < length; i++) {
@@ -263,6 +267,8 @@ function keyMatches(bytes: Uint8Array, start: number, length: number, expected: 
   for (let i = 0; i < length; i++) if (bytes[start + i] !== want[i]) return false
   return true
 }
+
+const ASCII = /^[\x00-\x7f]*$/
 
 function fail(reason: string): OpenResult {
   return { ok: false, reason }

@@ -139,8 +139,17 @@ export async function extendLock(tier: ResolvedTier, key: string, token: string,
   if (extend !== undefined) await guarded(tier, 'lock', report, (signal) => extend.call(tier.backend.locks, key, token, ttl, { signal }))
 }
 
-/** Publish on the tier's bus. Never rejects. */
+/**
+ * Publish on the tier's bus, bounded by the tier's deadline. Never rejects. The bus may live on
+ * another connection than the data, so its outcome does not move the circuit breaker; while the
+ * circuit is open, nothing is published.
+ */
 export async function publishOn(tier: ResolvedTier, channel: string, message: Uint8Array, report: TierReporter): Promise<void> {
   const bus = tier.backend.bus
-  if (bus !== undefined) await guarded(tier, 'publish', report, (signal) => bus.publish(channel, message, { signal }))
+  if (bus === undefined || breakerFor(tier.backend).open) return
+  try {
+    await withDeadline(tier.backend.name, 'publish', tier.timeout, (signal) => bus.publish(channel, message, { signal }))
+  } catch (error) {
+    report.error(tier, error as BackendError)
+  }
 }
