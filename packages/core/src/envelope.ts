@@ -268,6 +268,7 @@ function keyMatches(bytes: Uint8Array, start: number, length: number, expected: 
   return true
 }
 
+// eslint-disable-next-line no-control-regex -- ASCII is 0x00-0x7f, control characters included
 const ASCII = /^[\x00-\x7f]*$/
 
 function fail(reason: string): OpenResult {
