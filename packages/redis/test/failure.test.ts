@@ -1,5 +1,5 @@
 // A real redis-server that the tests kill, freeze and restart while dcache is under load.
-import { dcache, type CachedFunction } from '@dcache/core'
+import { dcache, InMemoryBackend, type CachedFunction, type EvictEvent } from '@dcache/core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { RedisBackend } from '../src/index.js'
 import { redisUnavailable } from './support/availability.js'
@@ -127,6 +127,25 @@ describe.skipIf(redisUnavailable !== undefined)('RedisBackend when Redis fails',
     }
     expect(await msUntilCaching(square)).toBeLessThan(1_000)
     expect(unhandled).toEqual([])
+  })
+
+  it('empties coherent memory tiers when the bus connection drops with Redis', async () => {
+    const cachedStamp = dcache({ multiple: [new InMemoryBackend(), backend], timeout: TIMEOUT })(async function stamp(n: number) {
+      return n
+    })
+    expect(await cachedStamp(1)).toBe(1)
+    // SUBSCRIBEs on one connection complete in order: once this one is done, dcache's is too.
+    const unsubscribe = await backend.bus.subscribe('probe', () => {})
+    const busDown = new Promise<EvictEvent>((resolve) => cachedStamp.on('evict', resolve))
+    await server.kill()
+    try {
+      expect(await busDown).toMatchObject({ type: 'evict', name: 'stamp', reason: 'bus-down' })
+      expect(await cachedStamp(1)).toBe(1)
+      expect(cachedStamp.cacheInfo().misses).toBe(2) // the memory tier was emptied
+    } finally {
+      await server.restart()
+    }
+    await unsubscribe()
   })
 
   it('does not write a value over maxValueBytes, and still returns it', async () => {
