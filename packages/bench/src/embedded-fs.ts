@@ -1,0 +1,74 @@
+// Latency of FileSystemBackend: `node packages/bench/src/embedded-fs.ts` (after `pnpm build`).
+// ~100-byte values on 1 000 keys in a fresh temp directory; warm-up, then 20 000 sequential samples.
+import { constants } from 'node:fs'
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { dcache } from '@dcache/core'
+import { FileSystemBackend } from '@dcache/fs'
+
+const KEYS = 1_000
+const WARM_UP = 2_000
+const SAMPLES = 20_000
+const value = new Uint8Array(100).fill(42)
+
+/** One measured operation: median and 99th percentile, in microseconds. */
+export interface LatencyRow {
+  readonly name: string
+  readonly p50: number
+  readonly p99: number
+}
+
+async function latency(name: string, run: (i: number) => Promise<unknown>): Promise<LatencyRow> {
+  for (let i = 0; i < WARM_UP; i++) await run(i)
+  const samples = new Float64Array(SAMPLES)
+  for (let i = 0; i < SAMPLES; i++) {
+    const start = process.hrtime.bigint()
+    await run(i)
+    samples[i] = Number(process.hrtime.bigint() - start) / 1_000
+  }
+  samples.sort()
+  return { name, p50: samples[Math.floor(SAMPLES / 2)]!, p99: samples[Math.floor(SAMPLES * 0.99)]! }
+}
+
+/**
+ * get (hit) and set of FileSystemBackend directly, a hit through `dcache({ backend })`, and the
+ * floor under them all: a raw async open, read and close of a small file (three thread-pool trips).
+ */
+export async function measureFs(): Promise<LatencyRow[]> {
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'dcache-bench-fs-'))
+  try {
+    const backend = new FileSystemBackend({ directory })
+    const key = (i: number) => `bench:${i % KEYS}`
+    for (let i = 0; i < KEYS; i++) await backend.set({ key: key(i), value, expiresAt: null })
+    const cached = dcache({ backend })(async function lookup(id: number) {
+      return { id, name: 'Ada Lovelace', email: 'ada@example.com', tags: ['math', 'poetry'] }
+    })
+    for (let i = 0; i < KEYS; i++) await cached(i)
+    const floorFiles = Array.from({ length: KEYS }, (_, i) => path.join(directory, `floor-${i}`))
+    for (const file of floorFiles) await writeFile(file, value)
+    const buffer = Buffer.allocUnsafe(16 * 1024)
+    const rows = [
+      await latency('floor: open+read+close', async (i) => {
+        const handle = await open(floorFiles[i % KEYS]!, constants.O_RDONLY)
+        await handle.read(buffer, 0, buffer.length, 0)
+        await handle.close()
+      }),
+      await latency('fs get (hit)', (i) => backend.get(key(i))),
+      await latency('fs set', (i) => backend.set({ key: key(i), value, expiresAt: null })),
+      await latency('dcache hit on fs', (i) => cached(i % KEYS)),
+    ]
+    await backend.close()
+    return rows
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(`FileSystemBackend on ${os.tmpdir()}, Node ${process.version}, ${os.cpus().length} CPUs`)
+  for (const row of await measureFs()) {
+    console.log(`${row.name.padEnd(24)} p50 ${row.p50.toFixed(1).padStart(7)} µs   p99 ${row.p99.toFixed(1).padStart(8)} µs`)
+  }
+}
