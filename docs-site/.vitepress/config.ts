@@ -24,6 +24,7 @@ export default defineConfig({
           { text: 'Tiers', link: '/guide/tiers' },
           { text: 'Values', link: '/guide/values' },
           { text: 'Failure behaviour', link: '/guide/failure-behaviour' },
+          { text: 'Several processes', link: '/guide/distributed' },
         ],
       },
       {
@@ -31,6 +32,9 @@ export default defineConfig({
         items: [
           { text: 'Overview', link: '/backends/' },
           { text: 'In memory', link: '/backends/memory' },
+          { text: 'Redis', link: '/backends/redis' },
+          { text: 'SQLite', link: '/backends/sqlite' },
+          { text: 'File system', link: '/backends/fs' },
           { text: 'Writing a backend', link: '/guide/writing-a-backend' },
         ],
       },
