@@ -1,12 +1,6 @@
-import { defineProject } from 'vitest/config'
+import { dcacheProject } from '../../vitest.project.ts'
 
-export default defineProject({
-  resolve: { conditions: ['@dcache/source'] },
-  ssr: { resolve: { conditions: ['@dcache/source'] } },
-  test: {
-    testTimeout: 20_000,
-    name: 'backend-tests',
-    include: ['test/**/*.test.ts'],
-    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
-  },
+export default dcacheProject('backend-tests', {
+  testTimeout: 20_000,
+  typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
 })

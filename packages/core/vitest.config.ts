@@ -1,11 +1,5 @@
-import { defineProject } from 'vitest/config'
+import { dcacheProject } from '../../vitest.project.ts'
 
-export default defineProject({
-  resolve: { conditions: ['@dcache/source'] },
-  ssr: { resolve: { conditions: ['@dcache/source'] } },
-  test: {
-    name: 'core',
-    include: ['test/**/*.test.ts'],
-    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
-  },
+export default dcacheProject('core', {
+  typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
 })

@@ -1,12 +1,4 @@
-import { defineProject } from 'vitest/config'
+import { dcacheProject } from '../../vitest.project.ts'
 
-export default defineProject({
-  resolve: { conditions: ['@dcache/source'] },
-  ssr: { resolve: { conditions: ['@dcache/source'] } },
-  test: {
-    name: 'redis',
-    include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-  },
-})
+// Real servers and child processes: generous timeouts for a loaded CI machine.
+export default dcacheProject('redis', { testTimeout: 30_000, hookTimeout: 60_000 })
