@@ -7,30 +7,10 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { dcache } from '@dcache/core'
 import { FileSystemBackend } from '@dcache/fs'
+import { latency, type LatencyRow } from './measure.ts'
 
 const KEYS = 1_000
-const WARM_UP = 2_000
-const SAMPLES = 20_000
 const value = new Uint8Array(100).fill(42)
-
-/** One measured operation: median and 99th percentile, in microseconds. */
-export interface LatencyRow {
-  readonly name: string
-  readonly p50: number
-  readonly p99: number
-}
-
-async function latency(name: string, run: (i: number) => Promise<unknown>): Promise<LatencyRow> {
-  for (let i = 0; i < WARM_UP; i++) await run(i)
-  const samples = new Float64Array(SAMPLES)
-  for (let i = 0; i < SAMPLES; i++) {
-    const start = process.hrtime.bigint()
-    await run(i)
-    samples[i] = Number(process.hrtime.bigint() - start) / 1_000
-  }
-  samples.sort()
-  return { name, p50: samples[Math.floor(SAMPLES / 2)]!, p99: samples[Math.floor(SAMPLES * 0.99)]! }
-}
 
 /**
  * get (hit) and set of FileSystemBackend directly, a hit through `dcache({ backend })`, and the

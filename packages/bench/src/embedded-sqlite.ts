@@ -7,30 +7,9 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { dcache } from '@dcache/core'
 import { SqliteBackend } from '@dcache/sqlite'
-
-/** Latency of one operation, in microseconds. */
-export interface LatencyRow {
-  readonly name: string
-  readonly p50: number
-  readonly p99: number
-}
+import { latency, latencyTable, type LatencyRow } from './measure.ts'
 
 const HOT_KEYS = 1_000
-const WARM_UP = 2_000
-const SAMPLES = 20_000
-
-/** Times `SAMPLES` sequential awaited calls of `run(i)` one by one, after a warm-up. */
-async function latency(name: string, run: (i: number) => Promise<unknown>): Promise<LatencyRow> {
-  for (let i = 0; i < WARM_UP; i++) await run(i)
-  const micros = new Float64Array(SAMPLES)
-  for (let i = 0; i < SAMPLES; i++) {
-    const start = process.hrtime.bigint()
-    await run(i)
-    micros[i] = Number(process.hrtime.bigint() - start) / 1_000
-  }
-  micros.sort()
-  return { name, p50: micros[Math.floor(SAMPLES * 0.5)]!, p99: micros[Math.floor(SAMPLES * 0.99)]! }
-}
 
 /** get (hit) and set on SqliteBackend in a fresh temporary database, directly and through dcache(). */
 export async function measureSqlite(): Promise<LatencyRow[]> {
@@ -56,6 +35,5 @@ export async function measureSqlite(): Promise<LatencyRow[]> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log('| operation | p50 (µs) | p99 (µs) |\n|---|---:|---:|')
-  for (const row of await measureSqlite()) console.log(`| ${row.name} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} |`)
+  console.log(latencyTable('SqliteBackend, 100 B values', await measureSqlite()))
 }
