@@ -4,7 +4,7 @@ import { Coherence } from './coherence.js'
 import { DcacheError, DcacheTypeError } from './errors.js'
 import { EventHub } from './events.js'
 import { FunctionKeys } from './keys.js'
-import type { EntryCounter, MemoryEntry, MemorySpace } from './memory.js'
+import type { EntryCounter, MemoryEntry, MemoryKey, MemorySpace } from './memory.js'
 import type { ResolvedOptions, ResolvedTier } from './options.js'
 import { runUnderLock } from './lock.js'
 import { clearRemote, deleteRemote, readRemote, writeRemote, type TierReporter } from './remote-tier.js'
@@ -29,13 +29,19 @@ class Stats {
   }
 }
 
-/** One call's keys, built once: the memory suffix always, the digest when a remote tier needs it. */
+/**
+ * One call's keys, built once: the memory key always; the canonical string and the digest when a
+ * remote tier or an event needs them.
+ */
 interface CallKeys {
-  readonly canonical: string
+  /** The canonical encoding, or `undefined` until needed (a lone number argument skips it). */
+  canonical: string | undefined
   /** Key inside this function's memory spaces. */
-  readonly memory: string
+  readonly memory: MemoryKey
   /** The digest of the arguments, or `undefined` until computed. */
   digest: string | undefined
+  readonly thisArg: unknown
+  readonly args: readonly unknown[]
 }
 
 /**
@@ -48,7 +54,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   const keys = new FunctionKeys(options.namespace, name, options.version, options.key)
   const hub = new EventHub(options.onEvent)
   const stats = new Stats(tiers.length)
-  const inflight = new Map<string, Promise<unknown>>()
+  const inflight = new Map<MemoryKey, Promise<unknown>>()
   const memoryOnly = tiers.every((tier) => tier.memory !== undefined)
   const countedTier = tiers.find((tier) => tier.memory !== undefined)
   const prefixes = tiers.map((tier) =>
@@ -93,19 +99,29 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   const digests = new Map<string, string>()
   const digestOf = (call: CallKeys): string => {
     if (call.digest !== undefined) return call.digest
-    let known = digests.get(call.canonical)
+    const canonical = (call.canonical ??= keys.canonical(call.thisArg, call.args))
+    let known = digests.get(canonical)
     if (known === undefined) {
-      known = digest(call.canonical)
+      known = digest(canonical)
       if (digests.size >= DIGEST_CACHE_SIZE) digests.clear()
-      digests.set(call.canonical, known)
+      digests.set(canonical, known)
     }
     return (call.digest = known)
   }
   const logicalKey = (call: CallKeys): string => keys.prefix + digestOf(call)
 
+  const numberFastPath = options.key === undefined
   const callKeys = (thisArg: unknown, args: readonly unknown[]): CallKeys => {
+    // The lru_cache case, `fib(n)`: a lone number keys the memory tier as itself. Numbers never
+    // equal the canonical strings other calls use; -0 would equal 0 in a Map, so it is excluded.
+    if (numberFastPath && args.length === 1) {
+      const only = args[0]
+      if (typeof only === 'number' && (only !== 0 || 1 / only > 0)) {
+        return { canonical: undefined, memory: only, digest: undefined, thisArg, args }
+      }
+    }
     const canonical = keys.canonical(thisArg, args)
-    return { canonical, memory: keys.memorySuffix(canonical), digest: undefined }
+    return { canonical, memory: keys.memorySuffix(canonical), digest: undefined, thisArg, args }
   }
 
   /** Expiry for a write to `tier`: its own lifetime, capped by an inherited one on backfill. */
@@ -345,7 +361,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
 
   const cacheClear = (): Promise<void> | void => {
     const clears: Promise<void>[] = []
-    const report = reporterFor({ canonical: '', memory: '', digest: '' })
+    const report = reporterFor({ canonical: '', memory: '', digest: '', thisArg: undefined, args: [] })
     tiers.forEach((tier, i) => {
       const space = spaces[i]
       if (space !== undefined) space.clear()

@@ -1,4 +1,5 @@
 import type { BusFacet } from './contract.js'
+import type { MemoryKey } from './memory.js'
 import type { ResolvedTier } from './options.js'
 import { publishOn, type TierReporter } from './remote-tier.js'
 
@@ -11,7 +12,7 @@ const RESUBSCRIBE_DELAY = 1_000
 interface Notice {
   readonly o: string
   readonly p: string
-  readonly k: string | null
+  readonly k: MemoryKey | null
   readonly d: string | null
 }
 
@@ -19,7 +20,7 @@ interface Notice {
 interface Member {
   readonly origin: string
   /** Another writer changed `memoryKey` (`null`: every key of the function). */
-  evict(memoryKey: string | null, digest: string | null): void
+  evict(memoryKey: MemoryKey | null, digest: string | null): void
   /** The bus dropped: notices may have been lost. */
   busDown(): void
 }
@@ -107,7 +108,7 @@ export class Coherence {
   }
 
   /** Tell the other processes that `memoryKey` changed (`null`: the whole function). Never rejects. */
-  announce(memoryKey: string | null, digest: string | null, report: TierReporter): Promise<void> {
+  announce(memoryKey: MemoryKey | null, digest: string | null, report: TierReporter): Promise<void> {
     const notice: Notice = { o: this.#origin, p: this.#prefix, k: memoryKey, d: digest }
     return publishOn(this.#tier, CHANNEL, encoder.encode(JSON.stringify(notice)), report)
   }

@@ -37,6 +37,12 @@ export interface EntryCounter {
 }
 
 /**
+ * A key inside a {@link MemorySpace}: a canonical argument string, or a number for a call whose
+ * only argument is that number (`-0` excluded), which needs no string at all.
+ */
+export type MemoryKey = string | number
+
+/**
  * The keys of one cached function inside an {@link InMemoryBackend}: entries addressed by a short
  * suffix (the canonical arguments), so a hit hashes a few characters, not the whole key. Spaces
  * share the backend's LRU order and limits.
@@ -45,16 +51,16 @@ export interface MemorySpace {
   /** The prefix every key of this space has (the function's key prefix). */
   readonly prefix: string
   /** Live entry for `suffix`, marking it most recently used; `undefined` on a miss. */
-  get(suffix: string): MemoryEntry | undefined
+  get(suffix: MemoryKey): MemoryEntry | undefined
   /** Live entry for `suffix` without changing recency or removing it when expired. */
-  peek(suffix: string): MemoryEntry | undefined
+  peek(suffix: MemoryKey): MemoryEntry | undefined
   /**
    * Store a live value. `expiresAt` is absolute epoch ms or `null`; `isAsync` makes hits return a
    * promise; `owner` is the counter behind a function's `cacheInfo().size`.
    */
-  set(suffix: string, value: unknown, expiresAt: number | null, isAsync: boolean, owner?: EntryCounter): void
+  set(suffix: MemoryKey, value: unknown, expiresAt: number | null, isAsync: boolean, owner?: EntryCounter): void
   /** Remove `suffix` if present; returns whether it was. */
-  delete(suffix: string): boolean
+  delete(suffix: MemoryKey): boolean
   /** Remove every entry of this space; returns how many. */
   clear(): number
 }
@@ -75,9 +81,9 @@ export interface MemoryEntry {
 
 interface Node extends MemoryEntry {
   /** The index holding this node, and its key there. */
-  index: Map<string, Node>
+  index: Map<MemoryKey, Node>
   prefix: string
-  suffix: string
+  suffix: MemoryKey
   value: unknown
   expiresAt: number
   async: boolean
@@ -127,7 +133,7 @@ export class InMemoryBackend implements CacheBackend {
   readonly ttl: number
 
   /** Entries stored through the byte contract, by full key. */
-  readonly #byteIndex = new Map<string, Node>()
+  readonly #byteIndex = new Map<MemoryKey, Node>()
   /** Live entries, one index per space prefix. */
   readonly #spaces = new Map<string, MemorySpace>()
   #count = 0
@@ -155,7 +161,7 @@ export class InMemoryBackend implements CacheBackend {
 
   /** Keys currently held, most recently used first (expired ones until read or pruned). */
   *keys(): IterableIterator<string> {
-    for (let node = this.#newest; node !== undefined; node = node.older) yield node.prefix + node.suffix
+    for (let node = this.#newest; node !== undefined; node = node.older) yield fullKey(node)
   }
 
   // ---- fast path used by dcache() ------------------------------------------------------------
@@ -172,7 +178,7 @@ export class InMemoryBackend implements CacheBackend {
     let removed = 0
     for (let node = this.#newest; node !== undefined; ) {
       const older = node.older
-      if ((node.prefix + node.suffix).startsWith(prefix)) {
+      if (fullKey(node).startsWith(prefix)) {
         this.#remove(node)
         removed++
       }
@@ -182,7 +188,7 @@ export class InMemoryBackend implements CacheBackend {
   }
 
   #createSpace(prefix: string): MemorySpace {
-    const index = new Map<string, Node>()
+    const index = new Map<MemoryKey, Node>()
     return {
       prefix,
       get: (suffix) => {
@@ -334,9 +340,9 @@ export class InMemoryBackend implements CacheBackend {
   }
 
   #insert(
-    index: Map<string, Node>,
+    index: Map<MemoryKey, Node>,
     prefix: string,
-    suffix: string,
+    suffix: MemoryKey,
     value: unknown,
     bytes: boolean,
     expiresAt: number,
@@ -418,4 +424,9 @@ function checkSignal(options: OperationOptions | undefined): void {
   if (signal?.aborted) {
     throw new DcacheError('E_ABORTED', '[dcache:memory] operation aborted', { cause: signal.reason })
   }
+}
+
+/** A node's key as a string: a number suffix is written as its canonical form (`n42;`). */
+function fullKey(node: Node): string {
+  return node.prefix + (typeof node.suffix === 'number' ? `n${node.suffix};` : node.suffix)
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { dcache, DcacheError, InMemoryBackend, type CacheBackend } from '../src/index.js'
+import { canonicalArgs, dcache, DcacheError, digest, InMemoryBackend, type CacheBackend } from '../src/index.js'
 import { remoteTier } from './helpers.js'
 
 describe('dcache(fn): in memory, like lru_cache', () => {
@@ -49,6 +49,21 @@ describe('dcache(fn): in memory, like lru_cache', () => {
     cached({ a: 1, b: 2 })
     cached({ b: 2, a: 1 })
     expect(fn).toHaveBeenCalledTimes(3)
+  })
+
+  it('keeps a lone number argument apart from -0, from strings and from longer argument lists', () => {
+    const seen = vi.fn((...args: unknown[]) => args.map(String).join(','))
+    const cached = dcache(seen, { name: 'seen' })
+    const calls: unknown[][] = [[1], ['1'], [0], [-0], [NaN], [1, undefined], [1n]]
+    for (const args of calls) cached(...args)
+    for (const args of calls) cached(...args)
+    expect(seen).toHaveBeenCalledTimes(calls.length)
+    expect(cached.cacheInfo()).toMatchObject({ hits: calls.length, misses: calls.length, size: calls.length })
+    // The number fast path changes the memory key only: the shared key is the canonical one.
+    expect(cached.key(1)).toBe(`dcache:default:seen:1:${digest(canonicalArgs([1]))}`)
+    cached.invalidate(1)
+    cached(1)
+    expect(seen).toHaveBeenCalledTimes(calls.length + 1)
   })
 
   it('does not cache a thrown error, and runs again next time', () => {

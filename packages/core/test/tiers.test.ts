@@ -157,5 +157,8 @@ function onlyExpiry(memory: InMemoryBackend): number | undefined {
   const [key] = memory.keys()
   if (key === undefined) return undefined
   const prefix = key.slice(0, key.lastIndexOf(':') + 1)
-  return memory.space(prefix).peek(key.slice(prefix.length))?.expiresAt
+  const suffix = key.slice(prefix.length)
+  // A lone number argument is held under the number itself; keys() writes it as `n<number>;`.
+  const number = /^n(.+);$/.exec(suffix)?.[1]
+  return memory.space(prefix).peek(number === undefined ? suffix : Number(number))?.expiresAt
 }
