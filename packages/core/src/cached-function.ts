@@ -239,6 +239,15 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   // ---- memory-only tiers: a sync function stays sync ------------------------------------------
 
   function memoryCall(this: unknown, ...args: unknown[]): unknown {
+    // `fib(n)`: a hit in the first tier for a lone number needs no per-call object at all.
+    if (numberFastPath && args.length === 1 && typeof args[0] === 'number' && (args[0] !== 0 || 1 / args[0] > 0)) {
+      const entry = (spaces[0] as MemorySpace).get(args[0])
+      if (entry !== undefined && !hub.wants('hit')) {
+        stats.hits++
+        stats.tierHits[0]!++
+        return entry.async ? entry.promise : entry.value
+      }
+    }
     const call = callKeys(this, args)
     for (let i = 0; i < spaces.length; i++) {
       const entry = (spaces[i] as MemorySpace).get(call.memory)
