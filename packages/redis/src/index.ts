@@ -105,8 +105,9 @@ export class RedisBackend implements CacheBackend {
     this.#prefix = prefix
     this.capabilities = { nativeExpiry: true, expiryResolution: 1, maxKeyBytes: 1024, maxValueBytes, nativeBatch: true }
     if (options.client !== undefined) {
-      if (options.nodes !== undefined || options.url !== undefined || options.host !== undefined) {
-        throw new DcacheTypeError('E_INVALID_OPTION', 'RedisBackend: give `client` or connection options (`host`, `url`, `nodes`), not both')
+      const connection = (['host', 'port', 'db', 'username', 'password', 'tls', 'url', 'nodes'] as const).filter((name) => options[name] !== undefined)
+      if (connection.length > 0) {
+        throw new DcacheTypeError('E_INVALID_OPTION', `RedisBackend: give \`client\` or connection options, not both (got \`client\` and \`${connection.join('`, `')}\`)`)
       }
       this.#client = options.client
       this.#owned = false
@@ -119,13 +120,13 @@ export class RedisBackend implements CacheBackend {
     this.locks = {
       tryAcquire: async (key, ttl, opts) => {
         const token = randomUUID()
-        const reply = await this.#command(opts, (c) => c.set(this.#prefix + key, token, 'PX', ttl, 'NX'))
+        const reply = await this.#command(opts, (c) => c.set(this.#prefix + key, token, 'PX', Math.ceil(ttl), 'NX'))
         return reply === 'OK' ? token : undefined
       },
       release: async (key, token, opts) =>
         (await this.#command(opts, (c) => c.eval(RELEASE, 1, this.#prefix + key, token))) === 1,
       extend: async (key, token, ttl, opts) =>
-        (await this.#command(opts, (c) => c.eval(EXTEND, 1, this.#prefix + key, token, ttl))) === 1,
+        (await this.#command(opts, (c) => c.eval(EXTEND, 1, this.#prefix + key, token, Math.ceil(ttl)))) === 1,
     }
     this.bus = {
       publish: async (channel, message, opts) => {
@@ -284,7 +285,9 @@ export class RedisBackend implements CacheBackend {
   /** Resolves when the client is ready; rejects when `signal` aborts first. */
   #whenReady(signal: AbortSignal): Promise<void> {
     const client = this.#client
-    if (this.#owned && (client.status === 'wait' || client.status === 'end')) void client.connect().catch(() => {})
+    // A lazyConnect client connects on its first command, as ioredis would do itself; a client
+    // of the user's that was closed stays closed.
+    if (client.status === 'wait' || (this.#owned && client.status === 'end')) void client.connect().catch(() => {})
     this.#ready ??= new Promise<void>((resolve) =>
       client.once('ready', () => {
         this.#ready = undefined
