@@ -96,15 +96,15 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   const staleness = options.coherence?.staleness ?? Infinity
 
   /** Digests of recent argument lists: hot keys skip SHA-256 on every remote read. */
-  const digests = new Map<string, string>()
+  const digests = new Map<MemoryKey, string>()
   const digestOf = (call: CallKeys): string => {
     if (call.digest !== undefined) return call.digest
-    const canonical = (call.canonical ??= keys.canonical(call.thisArg, call.args))
-    let known = digests.get(canonical)
+    // Keyed by the memory key, which stands for the canonical string: a lone number needs neither.
+    let known = digests.get(call.memory)
     if (known === undefined) {
-      known = digest(canonical)
+      known = digest((call.canonical ??= keys.canonical(call.thisArg, call.args)))
       if (digests.size >= DIGEST_CACHE_SIZE) digests.clear()
-      digests.set(canonical, known)
+      digests.set(call.memory, known)
     }
     return (call.digest = known)
   }
