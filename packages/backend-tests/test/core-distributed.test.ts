@@ -3,7 +3,7 @@
 // tested in @dcache/redis.
 import { dcache, InMemoryBackend, type BusFacet, type CacheBackend, type EvictEvent } from '@dcache/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { MapBackend } from '../src/index.js'
+import { ChaosBackend, MapBackend } from '../src/index.js'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -54,6 +54,25 @@ describe('lock: cross-process single-flight', () => {
     expect(results.every((result) => result.id === 7 && result.rows.length === 3)).toBe(true)
     // The waiters were served from the shared tier.
     expect(functions.reduce((hits, fn) => hits + fn.cacheInfo().hits, 0)).toBe(3)
+  })
+
+  it("lets waiters sleep until the holder's notice instead of polling the shared tier", async () => {
+    const [first, second] = twoProcesses()
+    const holder = new ChaosBackend(first)
+    const waiter = new ChaosBackend(second)
+    const slow = (backend: CacheBackend) =>
+      dcache(backend, { lock: true })(async function slow(n: number) {
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        return n * 2
+      })
+    const [onHolder, onWaiter] = [slow(holder), slow(waiter)]
+    await delivered() // both subscribed to the bus
+    const leading = onHolder(21)
+    await new Promise((resolve) => setTimeout(resolve, 10)) // the holder has the lock
+    expect(await Promise.all([leading, onWaiter(21)])).toEqual([42, 42])
+    // One read before trying the lock, one after the notice (polling would have read ~7 times).
+    expect(waiter.calls.get).toBe(2)
+    expect(onWaiter.cacheInfo()).toMatchObject({ hits: 1, misses: 0 })
   })
 
   it('takes over after the lock TTL when the holder died without releasing it', async () => {

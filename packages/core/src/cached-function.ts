@@ -73,7 +73,9 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   }
   const busTier =
     options.coherence === undefined ? undefined : tiers.find((tier) => tier.memory === undefined && tier.backend.bus !== undefined)
-  const listens = busTier !== undefined && tiers.some((tier) => tier.memory !== undefined && tier.index < busTier.index)
+  const hasMemoryAbove = busTier !== undefined && tiers.some((tier) => tier.memory !== undefined && tier.index < busTier.index)
+  // Lock waiters listen too: the holder's notice tells them the value is stored.
+  const listens = hasMemoryAbove || (busTier !== undefined && lockTier !== undefined && busTier === lockTier)
   const coherence =
     busTier === undefined
       ? undefined
@@ -90,7 +92,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
           },
           busDown: () => {
             for (const space of spaces) space?.clear()
-            if (hub.wants('evict')) hub.emit({ type: 'evict', name, key: keys.prefix, reason: 'bus-down' })
+            if (hasMemoryAbove && hub.wants('evict')) hub.emit({ type: 'evict', name, key: keys.prefix, reason: 'bus-down' })
           },
         })
   const staleness = options.coherence?.staleness ?? Infinity
@@ -128,7 +130,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   const expiryFor = (tier: ResolvedTier, now: number, inherited: number | null | undefined): number | null => {
     let ttl = tier.ttl ?? options.ttl
     // Without a working bus, another process's change reaches this memory tier only by expiry.
-    if (listens && tier.memory !== undefined && !coherence!.up) ttl = Math.min(ttl ?? Infinity, staleness)
+    if (hasMemoryAbove && tier.memory !== undefined && !coherence!.up) ttl = Math.min(ttl ?? Infinity, staleness)
     const own = ttl === undefined ? null : now + ttl
     if (inherited === undefined || inherited === null) return own
     return own === null ? inherited : Math.min(inherited, own)
@@ -342,7 +344,8 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
       if (lockTier === undefined || options.lock === undefined) return await computeAndStore()
       const key = prefixes[lockTier.index]! + digestOf(call)
       const read = () => readRemote(lockTier, key, logicalKey(call), secret, report)
-      const result = await runUnderLock(lockTier, key + ':lock', options.lock, report, read, computeAndStore)
+      const expectNotice = () => coherence?.expect(call.memory)
+      const result = await runUnderLock(lockTier, key + ':lock', options.lock, report, read, computeAndStore, expectNotice)
       if (result.computed) return result.value
       // Another process computed it: a hit in the lock's tier, backfilled above.
       recordHit(lockTier.index, call)

@@ -16,6 +16,14 @@ interface Notice {
   readonly d: string | null
 }
 
+/** A pending wait for a notice, from {@link Coherence.expect}. */
+export interface Expectation {
+  /** Resolves `true` when the notice arrives (or already has), `false` after `ms`; then stops listening. */
+  wait(ms: number): Promise<boolean>
+  /** Stop listening without waiting. */
+  cancel(): void
+}
+
 /** A cached function listening for notices about its key prefix. */
 interface Member {
   readonly origin: string
@@ -89,8 +97,13 @@ export class Coherence {
   readonly #prefix: string
   readonly #router: BusRouter | undefined
   readonly #origin = crypto.randomUUID()
+  /** Callers waiting for another process's notice about a key (`lock` waiters). */
+  readonly #expected = new Map<MemoryKey, Set<() => void>>()
 
-  /** Announces on `tier`'s bus; with a `member` (a function with memory tiers), also listens. */
+  /**
+   * Announces on `tier`'s bus. With a `member` (a function with memory tiers, or one that waits
+   * under `lock`), it also listens.
+   */
   constructor(tier: ResolvedTier, prefix: string, member: Omit<Member, 'origin'> | undefined) {
     this.#tier = tier
     this.#prefix = prefix
@@ -99,7 +112,14 @@ export class Coherence {
     let router = routers.get(bus)
     if (router === undefined) routers.set(bus, (router = new BusRouter(bus)))
     this.#router = router
-    router.join(prefix, { origin: this.#origin, evict: member.evict.bind(member), busDown: member.busDown.bind(member) })
+    router.join(prefix, {
+      origin: this.#origin,
+      evict: (memoryKey, digest) => {
+        member.evict(memoryKey, digest)
+        this.#arrived(memoryKey)
+      },
+      busDown: member.busDown.bind(member),
+    })
   }
 
   /** `true` while other writers' notices reach this process. */
@@ -111,5 +131,50 @@ export class Coherence {
   announce(memoryKey: MemoryKey | null, digest: string | null, report: TierReporter): Promise<void> {
     const notice: Notice = { o: this.#origin, p: this.#prefix, k: memoryKey, d: digest }
     return publishOn(this.#tier, CHANNEL, encoder.encode(JSON.stringify(notice)), report)
+  }
+
+  /**
+   * Start listening for another process's notice about `memoryKey`, before the step that the
+   * notice could overtake. `undefined` when notices are not being received: poll instead.
+   */
+  expect(memoryKey: MemoryKey): Expectation | undefined {
+    if (!this.up) return undefined
+    let arrived = false
+    let wake: (() => void) | undefined
+    const onNotice = () => {
+      arrived = true
+      wake?.()
+    }
+    let waiting = this.#expected.get(memoryKey)
+    if (waiting === undefined) this.#expected.set(memoryKey, (waiting = new Set()))
+    waiting.add(onNotice)
+    const cancel = () => {
+      wake = undefined
+      waiting.delete(onNotice)
+      if (waiting.size === 0 && this.#expected.get(memoryKey) === waiting) this.#expected.delete(memoryKey)
+    }
+    const wait = (ms: number) =>
+      new Promise<boolean>((resolve) => {
+        if (arrived) {
+          cancel()
+          resolve(true)
+          return
+        }
+        const timer = setTimeout(() => {
+          cancel()
+          resolve(false)
+        }, ms)
+        wake = () => {
+          clearTimeout(timer)
+          cancel()
+          resolve(true)
+        }
+      })
+    return { wait, cancel }
+  }
+
+  #arrived(memoryKey: MemoryKey | null): void {
+    const keys = memoryKey === null ? [...this.#expected.keys()] : [memoryKey]
+    for (const key of keys) for (const onNotice of [...(this.#expected.get(key) ?? [])]) onNotice()
   }
 }
