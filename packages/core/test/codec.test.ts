@@ -216,6 +216,49 @@ describe('codec', () => {
     })
   })
 
+  describe('stores plain JSON data as JSON text, decoded by the native parser', () => {
+    const asJson = (value: unknown) => encodeValue(value)[0] === 19
+
+    it('picks JSON only for objects and arrays that JSON gives back exactly', () => {
+      expect(asJson({ id: 1, name: 'Ada', tags: ['a', 'b'], score: 98.5, ok: true, none: null })).toBe(true)
+      expect(asJson([1, 'two', [3], { four: 4 }])).toBe(true)
+      const binary: [string, unknown][] = [
+        ['an undefined property', { a: undefined }],
+        ['-0', { n: -0 }],
+        ['a sparse array', [1, , 3]], // eslint-disable-line no-sparse-arrays
+        ['NaN', { n: Number.NaN }],
+        ['a Date', { at: new Date(0) }],
+        ['a null-prototype object', Object.assign(Object.create(null) as object, { a: 1 })],
+        ['a BigInt', { big: 1n }],
+        ['a symbol key', { [Symbol('s')]: 1 }],
+        ['an array with an extra property', Object.assign([1, 2], { extra: true })],
+        ['a number', 42],
+        ['a string', 'text'],
+      ]
+      for (const [label, value] of binary) {
+        expect(asJson(value), label).toBe(false)
+        // Symbol keys and extra array properties are not stored in either format.
+        if (label !== 'a symbol key' && label !== 'an array with an extra property') expect(roundTrip(value), label).toEqual(value)
+      }
+    })
+
+    it('round-trips JSON data exactly, lone surrogates and __proto__ keys included', () => {
+      const value = JSON.parse('{"__proto__":{"polluted":true},"s":"\\ud800x","nested":[{"k":[1.5,-2,1e300]}]}') as object
+      const back = roundTrip(value)
+      expect(back).toEqual(value)
+      expect(Object.hasOwn(back, '__proto__')).toBe(true)
+      expect(({} as { polluted?: boolean }).polluted).toBeUndefined()
+      expect(roundTrip({ s: '\uD800' })).toEqual({ s: '\uD800' })
+    })
+
+    it('refuses JSON bytes that are cut, extended or not UTF-8', () => {
+      const bytes = encodeValue({ list: [{ a: 1 }, { b: 2 }] })
+      for (let i = 0; i < bytes.length; i++) expect(() => decodeValue(bytes.subarray(0, i))).toThrow()
+      expect(() => decodeValue(Uint8Array.from([...bytes, 0x20]))).toThrow(/trailing bytes/)
+      expect(() => decodeValue(Uint8Array.from([19, 0x7b, 0xff, 0x7d]))).toThrow(DcacheError)
+    })
+  })
+
   describe('treats keys as data, never as prototype access', () => {
     it('returns __proto__, constructor and prototype as own properties', () => {
       const hostile = JSON.parse(
