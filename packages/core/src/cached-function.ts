@@ -63,7 +63,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   /** This function's space in each memory tier (`undefined` for byte tiers). */
   const spaces: (MemorySpace | undefined)[] = tiers.map((tier) => tier.memory?.space(keys.prefix))
 
-  /** The tier holding cross-process locks (`lock`), and the one whose bus keeps memory tiers coherent. */
+  /** The tier holding cross-process locks (`lock`): the first byte tier with the locks facet. */
   const lockTier = options.lock === undefined ? undefined : tiers.find((tier) => tier.memory === undefined && tier.backend.locks !== undefined)
   if (options.lock !== undefined && lockTier === undefined) {
     throw new DcacheTypeError(
@@ -71,6 +71,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
       `dcache: \`lock\` on "${name}" needs a tier whose backend has the locks facet (such as RedisBackend); none of its tiers has one`,
     )
   }
+  /** The tier whose bus carries coherence notices: the first byte tier with a bus. */
   const busTier =
     options.coherence === undefined ? undefined : tiers.find((tier) => tier.memory === undefined && tier.backend.bus !== undefined)
   const hasMemoryAbove = busTier !== undefined && tiers.some((tier) => tier.memory !== undefined && tier.index < busTier.index)
