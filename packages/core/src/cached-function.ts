@@ -62,6 +62,8 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   )
   /** This function's space in each memory tier (`undefined` for byte tiers). */
   const spaces: (MemorySpace | undefined)[] = tiers.map((tier) => tier.memory?.space(keys.prefix))
+  /** The first tier's space, when that tier is in memory (the sync path's only case). */
+  const firstSpace = spaces[0] as MemorySpace
 
   /** The tier holding cross-process locks (`lock`): the first byte tier with the locks facet. */
   const lockTier = options.lock === undefined ? undefined : tiers.find((tier) => tier.memory === undefined && tier.backend.locks !== undefined)
@@ -241,17 +243,26 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
 
   // ---- memory-only tiers: a sync function stays sync ------------------------------------------
 
-  function memoryCall(this: unknown, ...args: unknown[]): unknown {
-    // `fib(n)`: a hit in the first tier for a lone number needs no per-call object at all.
-    if (numberFastPath && args.length === 1 && typeof args[0] === 'number' && (args[0] !== 0 || 1 / args[0] > 0)) {
-      const entry = (spaces[0] as MemorySpace).get(args[0])
-      if (entry !== undefined && !hub.wants('hit')) {
-        stats.hits++
-        stats.tierHits[0]!++
-        return entry.async ? entry.promise : entry.value
+  /* eslint-disable prefer-rest-params -- a rest parameter would allocate an array on every hit */
+  function memoryCall(this: unknown): unknown {
+    // `fib(n)`: a hit in the first tier for a lone number needs no array and no per-call object.
+    if (numberFastPath && arguments.length === 1) {
+      const only: unknown = arguments[0]
+      if (typeof only === 'number' && (only !== 0 || 1 / only > 0)) {
+        const entry = firstSpace.get(only)
+        if (entry !== undefined && !hub.wantsHit()) {
+          stats.hits++
+          stats.tierHits[0]!++
+          return entry.async ? entry.promise : entry.value
+        }
       }
     }
-    const call = callKeys(this, args)
+    return memoryCallWith(this, Array.prototype.slice.call(arguments) as unknown[])
+  }
+  /* eslint-enable prefer-rest-params */
+
+  function memoryCallWith(thisArg: unknown, args: unknown[]): unknown {
+    const call = callKeys(thisArg, args)
     for (let i = 0; i < spaces.length; i++) {
       const entry = (spaces[i] as MemorySpace).get(call.memory)
       if (entry !== undefined) {
@@ -263,7 +274,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
     const pending = inflight.get(call.memory)
     if (pending !== undefined) return pending
     recordMiss(call)
-    const result: unknown = fn.apply(this, args)
+    const result: unknown = fn.apply(thisArg, args)
     if (!isThenable(result)) {
       storeAll(call, result, false)
       return result

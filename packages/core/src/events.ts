@@ -114,6 +114,11 @@ export class EventHub {
     return this.#onEvent !== undefined || this.#listeners.has(type) || channels[type].hasSubscribers
   }
 
+  /** {@link wants} for `hit`, the one asked on every memory hit: no lookup when nobody listens. */
+  wantsHit(): boolean {
+    return this.#onEvent !== undefined || (this.#listeners.size > 0 && this.#listeners.has('hit')) || channels.hit.hasSubscribers
+  }
+
   /** Add a listener; returns the function that removes it. */
   on<T extends DcacheEventType>(type: T, listener: DcacheListener<T>): () => void {
     let set = this.#listeners.get(type)

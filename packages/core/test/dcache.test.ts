@@ -1,5 +1,6 @@
+import diagnostics from 'node:diagnostics_channel'
 import { describe, expect, it, vi } from 'vitest'
-import { canonicalArgs, dcache, DcacheError, digest, InMemoryBackend, type CacheBackend } from '../src/index.js'
+import { canonicalArgs, dcache, DcacheError, digest, DIAGNOSTICS_CHANNELS, InMemoryBackend, type CacheBackend } from '../src/index.js'
 import { remoteTier } from './helpers.js'
 
 describe('dcache(fn): in memory, like lru_cache', () => {
@@ -64,6 +65,26 @@ describe('dcache(fn): in memory, like lru_cache', () => {
     cached.invalidate(1)
     cached(1)
     expect(seen).toHaveBeenCalledTimes(calls.length + 1)
+  })
+
+  it('still counts and reports hits of a lone number argument (the allocation-free path)', () => {
+    const square = dcache((n: number) => n * n, { name: 'square' })
+    square(3)
+    square(3)
+    expect(square.cacheInfo()).toMatchObject({ hits: 1, misses: 1, tierHits: [1] })
+    const seen: string[] = []
+    const stop = square.on('hit', ({ key }) => seen.push(key))
+    square(3)
+    stop()
+    const published: unknown[] = []
+    const onPublish = (message: unknown) => published.push(message)
+    diagnostics.subscribe(DIAGNOSTICS_CHANNELS.hit, onPublish)
+    square(3)
+    diagnostics.unsubscribe(DIAGNOSTICS_CHANNELS.hit, onPublish)
+    square(3)
+    expect(seen).toEqual([square.key(3)])
+    expect(published).toHaveLength(1)
+    expect(square.cacheInfo()).toMatchObject({ hits: 4, misses: 1 })
   })
 
   it('does not cache a thrown error, and runs again next time', () => {
