@@ -255,6 +255,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
           stats.tierHits[0]!++
           return entry.async ? entry.promise : entry.value
         }
+        return memoryCallWith(this, [only])
       }
     }
     return memoryCallWith(this, Array.prototype.slice.call(arguments) as unknown[])
@@ -294,8 +295,10 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
     return shared
   }
 
+  /** Whether any tier has a lifetime, so that storing needs the clock. */
+  const anyTtl = tiers.some((tier) => (tier.ttl ?? options.ttl) !== undefined)
   const storeAll = (call: CallKeys, value: unknown, isAsync: boolean): void => {
-    const now = Date.now()
+    const now = anyTtl ? Date.now() : 0
     for (const tier of tiers) storeInMemory(tier, call, value, expiryFor(tier, now, undefined), isAsync)
   }
 

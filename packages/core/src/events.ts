@@ -111,7 +111,7 @@ export class EventHub {
 
   /** `true` when someone would receive an event of this type. */
   wants(type: DcacheEventType): boolean {
-    return this.#onEvent !== undefined || this.#listeners.has(type) || channels[type].hasSubscribers
+    return this.#onEvent !== undefined || (this.#listeners.size > 0 && this.#listeners.has(type)) || channels[type].hasSubscribers
   }
 
   /** {@link wants} for `hit`, the one asked on every memory hit: no lookup when nobody listens. */

@@ -91,6 +91,8 @@ interface Node extends MemoryEntry {
   bytes: boolean
   size: number
   owner: EntryCounter | undefined
+  /** `false` once removed: removing twice is a no-op without asking the index. */
+  live: boolean
   newer: Node | undefined
   older: Node | undefined
 }
@@ -275,6 +277,7 @@ export class InMemoryBackend implements CacheBackend {
     }
     for (let node = this.#newest; node !== undefined; node = node.older) {
       if (node.owner !== undefined) node.owner.size--
+      node.live = false
       node.index.clear()
     }
     this.#newest = this.#oldest = undefined
@@ -363,6 +366,7 @@ export class InMemoryBackend implements CacheBackend {
       bytes,
       size,
       owner,
+      live: true,
       newer: undefined,
       older: this.#newest,
     }
@@ -395,7 +399,8 @@ export class InMemoryBackend implements CacheBackend {
   }
 
   #remove(node: Node): void {
-    if (node.index.get(node.suffix) !== node) return
+    if (!node.live) return
+    node.live = false
     node.index.delete(node.suffix)
     this.#count--
     if (node.newer === undefined) this.#newest = node.older
