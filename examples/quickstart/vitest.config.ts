@@ -1,10 +1,3 @@
-import { defineProject } from 'vitest/config'
+import { dcacheProject } from '../../vitest.project.ts'
 
-export default defineProject({
-  resolve: { conditions: ['@dcache/source'] },
-  ssr: { resolve: { conditions: ['@dcache/source'] } },
-  test: {
-    name: 'example-quickstart',
-    include: ['test/**/*.test.ts'],
-  },
-})
+export default dcacheProject('example-quickstart')

@@ -117,8 +117,9 @@ describe('an unsafe directory disables the tier', () => {
 
   it("refuses a directory owned by another user", async (test) => {
     if (process.getuid?.() !== 0) {
-      console.info('[fs] skipped the other-owner check: only root can chown a directory to another user')
-      return test.skip()
+      const reason = 'only root can chown a directory to another user'
+      console.info(`[fs] skipped the other-owner check: ${reason}`)
+      return test.skip(reason)
     }
     const directory = path.join(root, 'theirs')
     await mkdir(directory, { mode: 0o700 })
