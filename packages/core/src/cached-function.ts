@@ -1,7 +1,7 @@
 import { digest } from './canonical.js'
 import { encodeValue } from './codec.js'
 import { Coherence } from './coherence.js'
-import { DcacheError, DcacheTypeError } from './errors.js'
+import { DcacheError, DcacheTypeError, type BackendError } from './errors.js'
 import { EventHub } from './events.js'
 import { FunctionKeys } from './keys.js'
 import type { EntryCounter, MemoryEntry, MemoryKey, MemorySpace } from './memory.js'
@@ -38,8 +38,8 @@ interface CallKeys {
   canonical: string | undefined
   /** Key inside this function's memory spaces. */
   readonly memory: MemoryKey
-  /** The digest of the arguments, or `undefined` until computed. */
-  digest: string | undefined
+  /** The logical key (prefix and digest), or `undefined` until computed. */
+  logical: string | undefined
   readonly thisArg: unknown
   readonly args: readonly unknown[]
 }
@@ -100,20 +100,23 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
         })
   const staleness = options.coherence?.staleness ?? Infinity
 
-  /** Digests of recent argument lists: hot keys skip SHA-256 on every remote read. */
-  const digests = new Map<MemoryKey, string>()
-  const digestOf = (call: CallKeys): string => {
-    if (call.digest !== undefined) return call.digest
+  /** Logical keys of recent argument lists: hot keys skip SHA-256 on every remote read. */
+  const logicalKeys = new Map<MemoryKey, string>()
+  const logicalKey = (call: CallKeys): string => {
+    if (call.logical !== undefined) return call.logical
     // Keyed by the memory key, which stands for the canonical string: a lone number needs neither.
-    let known = digests.get(call.memory)
+    let known = logicalKeys.get(call.memory)
     if (known === undefined) {
-      known = digest((call.canonical ??= keys.canonical(call.thisArg, call.args)))
-      if (digests.size >= DIGEST_CACHE_SIZE) digests.clear()
-      digests.set(call.memory, known)
+      known = keys.prefix + digest((call.canonical ??= keys.canonical(call.thisArg, call.args)))
+      if (logicalKeys.size >= DIGEST_CACHE_SIZE) logicalKeys.clear()
+      logicalKeys.set(call.memory, known)
     }
-    return (call.digest = known)
+    return (call.logical = known)
   }
-  const logicalKey = (call: CallKeys): string => keys.prefix + digestOf(call)
+  const digestOf = (call: CallKeys): string => logicalKey(call).slice(keys.prefix.length)
+  /** The key of a call in byte tier `index`: the logical key itself unless the tier needs a shorter prefix. */
+  const remoteKey = (call: CallKeys, index: number): string =>
+    prefixes[index] === keys.prefix ? logicalKey(call) : prefixes[index]! + digestOf(call)
 
   const numberFastPath = options.key === undefined
   const callKeys = (thisArg: unknown, args: readonly unknown[]): CallKeys => {
@@ -122,11 +125,11 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
     if (numberFastPath && args.length === 1) {
       const only = args[0]
       if (typeof only === 'number' && (only !== 0 || 1 / only > 0)) {
-        return { canonical: undefined, memory: only, digest: undefined, thisArg, args }
+        return { canonical: undefined, memory: only, logical: undefined, thisArg, args }
       }
     }
     const canonical = keys.canonical(thisArg, args)
-    return { canonical, memory: keys.memorySuffix(canonical), digest: undefined, thisArg, args }
+    return { canonical, memory: keys.memorySuffix(canonical), logical: undefined, thisArg, args }
   }
 
   /** Expiry for a write to `tier`: its own lifetime, capped by an inherited one on backfill. */
@@ -139,23 +142,26 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
     return own === null ? inherited : Math.min(inherited, own)
   }
 
-  const reporterFor = (call: CallKeys): TierReporter => ({
-    error(tier, error) {
+  /** Reports one call's tier failures as events and counters; one small object per call. */
+  class CallReporter implements TierReporter {
+    constructor(readonly call: CallKeys) {}
+    error(tier: ResolvedTier, error: BackendError): void {
       stats.errors++
       if (hub.wants('error')) {
-        hub.emit({ type: 'error', name, key: logicalKey(call), tier: tier.index, backend: tier.backend.name, error })
+        hub.emit({ type: 'error', name, key: logicalKey(this.call), tier: tier.index, backend: tier.backend.name, error })
       }
-    },
-    integrity(tier, reason) {
+    }
+    integrity(tier: ResolvedTier, reason: string): void {
       stats.integrityFailures++
       if (hub.wants('integrity')) {
-        hub.emit({ type: 'integrity', name, key: logicalKey(call), tier: tier.index, backend: tier.backend.name, reason })
+        hub.emit({ type: 'integrity', name, key: logicalKey(this.call), tier: tier.index, backend: tier.backend.name, reason })
       }
-    },
-    skipped(tier, reason) {
-      notCacheable(call, new DcacheError('E_NOT_CACHEABLE', `[dcache:${tier.backend.name}] ${reason}`))
-    },
-  })
+    }
+    skipped(tier: ResolvedTier, reason: string): void {
+      notCacheable(this.call, new DcacheError('E_NOT_CACHEABLE', `[dcache:${tier.backend.name}] ${reason}`))
+    }
+  }
+  const reporterFor = (call: CallKeys): TierReporter => new CallReporter(call)
 
   const notCacheable = (call: CallKeys, error: DcacheError): void => {
     stats.notCacheable++
@@ -219,7 +225,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
         storeInMemory(tier, call, value, expiresAt, true)
         continue
       }
-      const key = prefixes[i]! + digestOf(call)
+      const key = remoteKey(call, i)
       const write = writeRemote(tier, key, logicalKey(call), bytes as Uint8Array, expiresAt, secret, report)
       writes.push(
         write.then((written) => {
@@ -343,7 +349,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
           await writeTiers(call, i, entry.value, entry.expiresAt === Infinity ? null : entry.expiresAt, undefined)
           return entry.value
         }
-        const hit = await readRemote(tier, prefixes[i]! + digestOf(call), logicalKey(call), secret, report)
+        const hit = await readRemote(tier, remoteKey(call, i), logicalKey(call), secret, report)
         if (hit === undefined) continue
         recordHit(i, call)
         if (i > 0) await writeTiers(call, i, hit.value, hit.expiresAt, hit.payload)
@@ -357,7 +363,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
         return value
       }
       if (lockTier === undefined || options.lock === undefined) return await computeAndStore()
-      const key = prefixes[lockTier.index]! + digestOf(call)
+      const key = remoteKey(call, lockTier.index)
       const read = () => readRemote(lockTier, key, logicalKey(call), secret, report)
       const expectNotice = () => coherence?.expect(call.memory)
       const result = await runUnderLock(lockTier, key + ':lock', options.lock, report, read, computeAndStore, expectNotice)
@@ -380,7 +386,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
     tiers.forEach((tier, i) => {
       const space = spaces[i]
       if (space !== undefined) space.delete(call.memory)
-      else removals.push(deleteRemote(tier, prefixes[i]! + digestOf(call), report))
+      else removals.push(deleteRemote(tier, remoteKey(call, i), report))
     })
     if (memoryOnly) return
     return Promise.all(removals).then(() => coherence?.announce(call.memory, digestOf(call), report))
@@ -388,7 +394,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
 
   const cacheClear = (): Promise<void> | void => {
     const clears: Promise<void>[] = []
-    const report = reporterFor({ canonical: '', memory: '', digest: '', thisArg: undefined, args: [] })
+    const report = reporterFor({ canonical: '', memory: '', logical: keys.prefix, thisArg: undefined, args: [] })
     tiers.forEach((tier, i) => {
       const space = spaces[i]
       if (space !== undefined) space.clear()

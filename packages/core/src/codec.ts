@@ -16,6 +16,7 @@
  * @packageDocumentation
  */
 
+import { isUtf8 } from 'node:buffer'
 import { DcacheError } from './errors.js'
 import { constructorName, describeKey, propertySegment } from './value-path.js'
 
@@ -748,8 +749,11 @@ export function decodeValue(bytes: Uint8Array): unknown {
     const last = bytes[bytes.length - 1]
     if (bytes.length < 3 || (first !== 0x7b && first !== 0x5b)) throw corrupt('not a JSON object or array')
     if (last !== (first === 0x7b ? 0x7d : 0x5d)) throw corrupt('truncated, or trailing bytes after the value')
+    // Invalid UTF-8 is corruption, not text with replacement characters. The tag byte is ASCII,
+    // so checking the whole view checks the text; utf8Slice then decodes without a subarray.
+    if (!isUtf8(bytes)) throw corrupt('invalid UTF-8')
     try {
-      return JSON.parse(utf8.decode(bytes.subarray(1)))
+      return JSON.parse(utf8Slice.call(bytes, 1, bytes.length) as string)
     } catch (error) {
       throw new DcacheError('E_INTEGRITY', 'dcache cannot decode a stored value', { cause: error })
     }
@@ -768,8 +772,8 @@ export function decodeValue(bytes: Uint8Array): unknown {
 }
 
 const encoder = new TextEncoder()
-/** Fatal: bytes that are not UTF-8 are corruption, not text with replacement characters. */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+/** Node's native UTF-8 decoder, callable on any Uint8Array (not only Buffers). */
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Uint8Array, start: number, end: number): string }).utf8Slice
 
 /**
  * `true` when `JSON.parse(JSON.stringify(value))` gives back exactly `value`: null, booleans,

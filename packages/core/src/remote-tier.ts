@@ -3,6 +3,7 @@ import { CODEC_ID, decodeValue } from './codec.js'
 import { withDeadline } from './deadline.js'
 import { openEnvelope, sealEnvelope } from './envelope.js'
 import { BackendError, DcacheError, type BackendOperation } from './errors.js'
+import type { OperationOptions, StoredEntry } from './contract.js'
 import type { ResolvedTier } from './options.js'
 
 /** Where a tier reports what went wrong; the caller never sees these as exceptions. */
@@ -25,40 +26,54 @@ export interface RemoteHit {
 }
 
 const FAILED = Symbol('failed')
+const SKIPPED: Promise<typeof FAILED> = Promise.resolve(FAILED)
 
 /**
  * Run one operation on a tier: skipped while its circuit is open, bounded by its deadline,
  * failures reported and turned into `FAILED`. Never rejects.
  */
-async function guarded<T>(
+function guarded<T>(
   tier: ResolvedTier,
   operation: BackendOperation,
   report: TierReporter,
-  run: (signal: AbortSignal) => Promise<T>,
+  run: (options: OperationOptions) => Promise<T>,
 ): Promise<T | typeof FAILED> {
   const breaker = breakerFor(tier.backend)
-  if (!breaker.allow()) return FAILED
-  try {
-    const result = await withDeadline(tier.backend.name, operation, tier.timeout, run)
-    breaker.success()
-    return result
-  } catch (error) {
-    breaker.failure()
-    report.error(tier, error as BackendError)
-    return FAILED
-  }
+  if (!breaker.allow()) return SKIPPED
+  return withDeadline(tier.backend.name, operation, tier.timeout, run).then(
+    (result) => {
+      breaker.success()
+      return result
+    },
+    (error: unknown) => {
+      breaker.failure()
+      report.error(tier, error as BackendError)
+      return FAILED
+    },
+  )
 }
 
-/** Read and verify `key` from a byte tier; a failure of any kind is a miss. */
-export async function readRemote(
+/** Read and verify `key` from a byte tier; a failure of any kind is a miss. Never rejects. */
+export function readRemote(
   tier: ResolvedTier,
   key: string,
   logicalKey: string,
   secret: string | Uint8Array | undefined,
   report: TierReporter,
 ): Promise<RemoteHit | undefined> {
-  const stored = await guarded(tier, 'get', report, (signal) => tier.backend.get(key, { signal }))
-  if (stored === FAILED || stored === undefined) return undefined
+  return guarded(tier, 'get', report, (options) => tier.backend.get(key, options)).then((stored) =>
+    stored === FAILED || stored === undefined ? undefined : verify(tier, stored, logicalKey, secret, report),
+  )
+}
+
+/** Check a stored entry's expiry, envelope and codec, and decode it; anything wrong is a miss. */
+function verify(
+  tier: ResolvedTier,
+  stored: StoredEntry,
+  logicalKey: string,
+  secret: string | Uint8Array | undefined,
+  report: TierReporter,
+): RemoteHit | undefined {
   if (!(stored.value instanceof Uint8Array)) {
     report.error(tier, new BackendError(tier.backend.name, 'get', new TypeError('get returned a value that is not a Uint8Array')))
     return undefined
@@ -100,13 +115,13 @@ export async function writeRemote(
     report.skipped(tier, `entry of ${value.byteLength} bytes exceeds ${tier.backend.name}'s maxValueBytes (${limit})`)
     return false
   }
-  const result = await guarded(tier, 'set', report, (signal) => tier.backend.set({ key, value, expiresAt }, { signal }))
+  const result = await guarded(tier, 'set', report, (options) => tier.backend.set({ key, value, expiresAt }, options))
   return result !== FAILED
 }
 
 /** Delete `key` from a byte tier. Never rejects. */
 export async function deleteRemote(tier: ResolvedTier, key: string, report: TierReporter): Promise<void> {
-  await guarded(tier, 'delete', report, (signal) => tier.backend.delete(key, { signal }))
+  await guarded(tier, 'delete', report, (options) => tier.backend.delete(key, options))
 }
 
 /** Remove every key starting with `prefix` from a byte tier. Never rejects. */
@@ -116,27 +131,27 @@ export async function clearRemote(tier: ResolvedTier, prefix: string, report: Ti
     report.error(tier, new BackendError(backend.name, 'clear', new Error('this backend does not implement clear()')))
     return
   }
-  await guarded(tier, 'clear', report, (signal) => (backend.clear as NonNullable<typeof backend.clear>)({ prefix, signal }))
+  await guarded(tier, 'clear', report, (options) => (backend.clear as NonNullable<typeof backend.clear>)({ prefix, signal: options.signal }))
 }
 
 /** Take the lock `key` on a tier with the `locks` facet: a token, `undefined` when someone else holds it, `null` on failure. */
 export async function acquireLock(tier: ResolvedTier, key: string, ttl: number, report: TierReporter): Promise<string | undefined | null> {
   const locks = tier.backend.locks
   if (locks === undefined) return null
-  const token = await guarded(tier, 'lock', report, (signal) => locks.tryAcquire(key, ttl, { signal }))
+  const token = await guarded(tier, 'lock', report, (options) => locks.tryAcquire(key, ttl, options))
   return token === FAILED ? null : token
 }
 
 /** Release the lock `key` if `token` still owns it. Never rejects. */
 export async function releaseLock(tier: ResolvedTier, key: string, token: string, report: TierReporter): Promise<void> {
   const locks = tier.backend.locks
-  if (locks !== undefined) await guarded(tier, 'lock', report, (signal) => locks.release(key, token, { signal }))
+  if (locks !== undefined) await guarded(tier, 'lock', report, (options) => locks.release(key, token, options))
 }
 
 /** Renew the lock `key` for `ttl` ms if `token` still owns it. Never rejects. */
 export async function extendLock(tier: ResolvedTier, key: string, token: string, ttl: number, report: TierReporter): Promise<void> {
   const extend = tier.backend.locks?.extend
-  if (extend !== undefined) await guarded(tier, 'lock', report, (signal) => extend.call(tier.backend.locks, key, token, ttl, { signal }))
+  if (extend !== undefined) await guarded(tier, 'lock', report, (options) => extend.call(tier.backend.locks, key, token, ttl, options))
 }
 
 /**
@@ -148,7 +163,7 @@ export async function publishOn(tier: ResolvedTier, channel: string, message: Ui
   const bus = tier.backend.bus
   if (bus === undefined || breakerFor(tier.backend).open) return
   try {
-    await withDeadline(tier.backend.name, 'publish', tier.timeout, (signal) => bus.publish(channel, message, { signal }))
+    await withDeadline(tier.backend.name, 'publish', tier.timeout, (options) => bus.publish(channel, message, options))
   } catch (error) {
     report.error(tier, error as BackendError)
   }

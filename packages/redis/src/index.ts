@@ -145,12 +145,13 @@ export class RedisBackend implements CacheBackend {
     return this.#client
   }
 
-  async get(key: string, options?: OperationOptions): Promise<StoredEntry | undefined> {
-    options?.signal?.throwIfAborted()
+  get(key: string, options?: OperationOptions): Promise<StoredEntry | undefined> {
+    const signal = options?.signal
+    if (signal?.aborted) return Promise.reject(signal.reason as Error)
     const entry = new Promise<StoredEntry | undefined>((resolve, reject) => {
-      if (this.#pending.push({ key: this.#prefix + key, resolve, reject }) === 1) process.nextTick(() => this.#flushGets())
+      if (this.#pending.push({ key: this.#prefix + key, resolve, reject }) === 1) process.nextTick(this.#flushGets)
     })
-    return options?.signal === undefined ? entry : abortable(entry, options.signal)
+    return signal === undefined ? entry : abortable(entry, signal)
   }
 
   async getMany(keys: readonly string[], options?: OperationOptions): Promise<(StoredEntry | undefined)[]> {
@@ -242,13 +243,20 @@ export class RedisBackend implements CacheBackend {
     if (this.#owned) this.#client.disconnect()
   }
 
-  /** Sends the queued single-key reads: one `MGET` per slot. */
-  #flushGets(): void {
+  /** Sends the queued single-key reads: one `GET`, or one `MGET` per slot. */
+  readonly #flushGets = (): void => {
     const batch = this.#pending
     this.#pending = []
+    if (batch.length === 1) {
+      // One caller: a plain GET, sent at once when the connection is up.
+      const { key, resolve, reject } = batch[0] as PendingGet
+      const client = this.#client
+      const reply = client.status === 'ready' && !this.#closed ? client.getBuffer(key) : this.#command(undefined, (c) => c.getBuffer(key))
+      reply.then((stored) => resolve(decode(stored)), reject)
+      return
+    }
     const keys = batch.map((pending) => pending.key)
-    const groups = this.#bySlot(keys)
-    for (const indexes of groups) {
+    for (const indexes of this.#bySlot(keys)) {
       const fail = (error: unknown) => indexes.forEach((i) => batch[i]?.reject(error))
       this.#command(undefined, (client) =>
         indexes.length === 1 ? client.getBuffer(keys[indexes[0] as number] as string).then((r) => [r]) : client.mgetBuffer(...indexes.map((i) => keys[i] as string)),
