@@ -6,8 +6,18 @@ import { EventHub } from './events.js'
 import { FunctionKeys } from './keys.js'
 import type { EntryCounter, MemoryEntry, MemoryKey, MemorySpace } from './memory.js'
 import type { ResolvedOptions, ResolvedTier } from './options.js'
-import { runUnderLock } from './lock.js'
-import { clearRemote, deleteRemote, readRemote, writeRemote, type TierReporter } from './remote-tier.js'
+import { runUnderLock, type FirstAttempt, type LockSteps } from './lock.js'
+import {
+  clearRemote,
+  deleteRemote,
+  readOrLock,
+  readRemote,
+  releaseAndPublish,
+  releaseLock,
+  writeRemote,
+  type RemoteHit,
+  type TierReporter,
+} from './remote-tier.js'
 import type { AnyFunction, CacheInfo, CachedFunction } from './types.js'
 
 /** Argument lists whose digest a function remembers; the memory is bounded, not the hit rate. */
@@ -99,6 +109,10 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
           },
         })
   const staleness = options.coherence?.staleness ?? Infinity
+  /** The lock tier, when it reads and locks in one round trip (`getOrAcquire`). */
+  const combinedLockTier = lockTier?.backend.locks?.getOrAcquire === undefined ? undefined : lockTier
+  /** The lock's release also publishes the coherence notice (`releaseAndPublish` on the bus tier). */
+  const noticeOnRelease = coherence !== undefined && busTier === lockTier && lockTier?.backend.locks?.releaseAndPublish !== undefined
 
   /** Logical keys of recent argument lists: hot keys skip SHA-256 on every remote read. */
   const logicalKeys = new Map<MemoryKey, string>()
@@ -337,8 +351,10 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   }
 
   async function resolveThroughTiers(thisArg: unknown, args: unknown[], call: CallKeys, from: number): Promise<unknown> {
+    const report = reporterFor(call)
+    /** Set when the lock tier was read with `getOrAcquire`: the lock attempt already made. */
+    let first: FirstAttempt | undefined
     try {
-      const report = reporterFor(call)
       for (let i = from; i < tiers.length; i++) {
         const tier = tiers[i]!
         const space = spaces[i]
@@ -349,24 +365,28 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
           await writeTiers(call, i, entry.value, entry.expiresAt === Infinity ? null : entry.expiresAt, undefined)
           return entry.value
         }
-        const hit = await readRemote(tier, remoteKey(call, i), logicalKey(call), secret, report)
+        let hit: RemoteHit | undefined
+        if (tier === combinedLockTier) {
+          // Under `lock`, the read and the lock attempt share one round trip.
+          const notice = coherence?.expect(call.memory)
+          const found = await readOrLock(tier, remoteKey(call, i), lockKeyOf(call), options.lock!.ttl, logicalKey(call), secret, report)
+          if (found === null || 'hit' in found) notice?.cancel()
+          if (found !== null) {
+            if ('hit' in found) hit = found.hit
+            else first = { token: found.token, notice }
+          }
+        } else {
+          hit = await readRemote(tier, remoteKey(call, i), logicalKey(call), secret, report)
+        }
         if (hit === undefined) continue
+        // A lower tier had it after all: the lock taken above is not needed.
+        if (typeof first?.token === 'string') await releaseLock(lockTier!, lockKeyOf(call), first.token, report)
         recordHit(i, call)
         if (i > 0) await writeTiers(call, i, hit.value, hit.expiresAt, hit.payload)
         return hit.value
       }
-      const computeAndStore = async (): Promise<unknown> => {
-        recordMiss(call)
-        const value: unknown = await fn.apply(thisArg, args)
-        await writeTiers(call, tiers.length, value, undefined, undefined)
-        if (coherence !== undefined) void coherence.announce(call.memory, digestOf(call), report)
-        return value
-      }
-      if (lockTier === undefined || options.lock === undefined) return await computeAndStore()
-      const key = remoteKey(call, lockTier.index)
-      const read = () => readRemote(lockTier, key, logicalKey(call), secret, report)
-      const expectNotice = () => coherence?.expect(call.memory)
-      const result = await runUnderLock(lockTier, key + ':lock', options.lock, report, read, computeAndStore, expectNotice)
+      if (lockTier === undefined || options.lock === undefined) return await computeAndStore(thisArg, args, call, report, true)
+      const result = await runUnderLock(lockTier, lockKeyOf(call), options.lock, report, lockSteps(thisArg, args, call, report), first)
       if (result.computed) return result.value
       // Another process computed it: a hit in the lock's tier, backfilled above.
       recordHit(lockTier.index, call)
@@ -374,6 +394,37 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
       return result.hit.value
     } finally {
       inflight.delete(call.memory)
+    }
+  }
+
+  /** Run the function, write its result to every tier and, when `announce`, tell other processes. */
+  async function computeAndStore(thisArg: unknown, args: unknown[], call: CallKeys, report: TierReporter, announce: boolean): Promise<unknown> {
+    recordMiss(call)
+    const value: unknown = await fn.apply(thisArg, args)
+    await writeTiers(call, tiers.length, value, undefined, undefined)
+    if (coherence !== undefined && announce) void coherence.announce(call.memory, digestOf(call), report)
+    return value
+  }
+
+  const lockKeyOf = (call: CallKeys): string => remoteKey(call, lockTier!.index) + ':lock'
+
+  /** The lock tier's operations for one call under `lock`. */
+  const lockSteps = (thisArg: unknown, args: unknown[], call: CallKeys, report: TierReporter): LockSteps => {
+    const tier = lockTier!
+    const key = remoteKey(call, tier.index)
+    return {
+      read: () => readRemote(tier, key, logicalKey(call), secret, report),
+      readOrLock: () => readOrLock(tier, key, lockKeyOf(call), options.lock!.ttl, logicalKey(call), secret, report),
+      // The lock's release carries the notice when the backend can send both at once.
+      computeAndStore: (locked) => computeAndStore(thisArg, args, call, report, !(locked && noticeOnRelease)),
+      release: async (token, stored) => {
+        if (stored && noticeOnRelease) {
+          const notice = coherence!.notice(call.memory, digestOf(call))
+          if (await releaseAndPublish(tier, lockKeyOf(call), token, Coherence.channel, notice, report)) return
+        }
+        await releaseLock(tier, lockKeyOf(call), token, report)
+      },
+      expectNotice: () => coherence?.expect(call.memory),
     }
   }
 

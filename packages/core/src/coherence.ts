@@ -129,9 +129,17 @@ export class Coherence {
 
   /** Tell the other processes that `memoryKey` changed (`null`: the whole function). Never rejects. */
   announce(memoryKey: MemoryKey | null, digest: string | null, report: TierReporter): Promise<void> {
-    const notice: Notice = { o: this.#origin, p: this.#prefix, k: memoryKey, d: digest }
-    return publishOn(this.#tier, CHANNEL, encoder.encode(JSON.stringify(notice)), report)
+    return publishOn(this.#tier, CHANNEL, this.notice(memoryKey, digest), report)
   }
+
+  /** The message {@link announce} publishes on {@link Coherence.channel}, for a backend that sends it itself. */
+  notice(memoryKey: MemoryKey | null, digest: string | null): Uint8Array {
+    const notice: Notice = { o: this.#origin, p: this.#prefix, k: memoryKey, d: digest }
+    return encoder.encode(JSON.stringify(notice))
+  }
+
+  /** The bus channel of the notices. */
+  static readonly channel = CHANNEL
 
   /**
    * Start listening for another process's notice about `memoryKey`, before the step that the

@@ -87,6 +87,27 @@ export interface LocksFacet {
   release(key: string, token: string, options?: OperationOptions): Promise<boolean>
   /** Reset the lock's expiry to now + `ttl` ms, only if `token` still owns it. Returns whether it did. */
   extend?(key: string, token: string, ttl: number, options?: OperationOptions): Promise<boolean>
+  /**
+   * Optional, one round trip instead of two under `lock`: read entry `key` (as
+   * {@link CacheBackend.get} would) and, only when it is absent, try to take lock `lockKey` for
+   * `ttl` ms. Resolves `{ entry }` on a hit, `{ token }` when the lock was taken, `{}` when
+   * someone else holds it.
+   */
+  getOrAcquire?(key: string, lockKey: string, ttl: number, options?: OperationOptions): Promise<EntryOrLock>
+  /**
+   * Optional, one round trip instead of two under `lock` with coherence: release like
+   * {@link LocksFacet.release}, and publish `message` on the backend's bus channel `channel` (as
+   * {@link BusFacet.publish} would) whether or not the lock was still owned.
+   */
+  releaseAndPublish?(key: string, token: string, channel: string, message: Uint8Array, options?: OperationOptions): Promise<boolean>
+}
+
+/** Result of {@link LocksFacet.getOrAcquire}: the entry, or the lock's token, or neither (someone else holds it). */
+export interface EntryOrLock {
+  /** The stored entry, when there is one (no lock was taken). */
+  readonly entry?: StoredEntry | undefined
+  /** The owner token, when the entry was absent and the lock was taken. */
+  readonly token?: string | undefined
 }
 
 /** Tag-based invalidation. */

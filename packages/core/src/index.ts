@@ -9,6 +9,7 @@ export type {
   BusFacet,
   CacheBackend,
   ClearOptions,
+  EntryOrLock,
   EntryToStore,
   LocksFacet,
   OperationOptions,

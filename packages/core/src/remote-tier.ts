@@ -142,6 +142,52 @@ export async function acquireLock(tier: ResolvedTier, key: string, ttl: number, 
   return token === FAILED ? null : token
 }
 
+/**
+ * What {@link readOrLock} found: a verified hit, or the lock (`token` set) or someone else's lock
+ * (`token` undefined); `null` when it could not tell (no such facet, a failure, a corrupt entry).
+ */
+export type ReadOrLock = { readonly hit: RemoteHit } | { readonly token: string | undefined } | null
+
+/** Read `key` and take lock `lockKey` when it is absent, in one round trip (the optional `getOrAcquire`). Never rejects. */
+export function readOrLock(
+  tier: ResolvedTier,
+  key: string,
+  lockKey: string,
+  ttl: number,
+  logicalKey: string,
+  secret: string | Uint8Array | undefined,
+  report: TierReporter,
+): Promise<ReadOrLock> {
+  const locks = tier.backend.locks
+  const getOrAcquire = locks?.getOrAcquire
+  if (getOrAcquire === undefined) return Promise.resolve(null)
+  return guarded(tier, 'lock', report, (options) => getOrAcquire.call(locks, key, lockKey, ttl, options)).then((found) => {
+    if (found === FAILED) return null
+    if (found.entry === undefined) return { token: typeof found.token === 'string' ? found.token : undefined }
+    const hit = verify(tier, found.entry, logicalKey, secret, report)
+    return hit === undefined ? null : { hit }
+  })
+}
+
+/**
+ * Release the lock `key` if `token` still owns it and publish `message` on `channel` in one round
+ * trip (the optional `releaseAndPublish`); `false` when the backend cannot. Never rejects.
+ */
+export async function releaseAndPublish(
+  tier: ResolvedTier,
+  key: string,
+  token: string,
+  channel: string,
+  message: Uint8Array,
+  report: TierReporter,
+): Promise<boolean> {
+  const locks = tier.backend.locks
+  const release = locks?.releaseAndPublish
+  if (release === undefined) return false
+  await guarded(tier, 'lock', report, (options) => release.call(locks, key, token, channel, message, options))
+  return true
+}
+
 /** Release the lock `key` if `token` still owns it. Never rejects. */
 export async function releaseLock(tier: ResolvedTier, key: string, token: string, report: TierReporter): Promise<void> {
   const locks = tier.backend.locks

@@ -14,6 +14,7 @@ import {
   type BusFacet,
   type CacheBackend,
   type ClearOptions,
+  type EntryOrLock,
   type EntryToStore,
   type LocksFacet,
   type OperationOptions,
@@ -49,6 +50,12 @@ const HEADER_BYTES = 9
 const FORMAT = 1
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 const EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+/** Read KEYS[1]; when absent, take lock KEYS[2] (token ARGV[1], ttl ARGV[2]): the value, 1 (taken) or 0 (held). */
+const GET_OR_ACQUIRE =
+  "local v = redis.call('get', KEYS[1]) if v then return v end if redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end return 0"
+/** Release lock KEYS[1] if token ARGV[1] owns it, then publish ARGV[3] on channel ARGV[2]. */
+const RELEASE_AND_PUBLISH =
+  "local r = 0 if redis.call('get', KEYS[1]) == ARGV[1] then r = redis.call('del', KEYS[1]) end redis.call('publish', ARGV[2], ARGV[3]) return r"
 const SCAN_COUNT = 1000
 /** How long an operation without a signal waits for a connection that is not ready. */
 const READY_WAIT = 1000
@@ -127,6 +134,12 @@ export class RedisBackend implements CacheBackend {
         (await this.#command(opts, (c) => c.eval(RELEASE, 1, this.#prefix + key, token))) === 1,
       extend: async (key, token, ttl, opts) =>
         (await this.#command(opts, (c) => c.eval(EXTEND, 1, this.#prefix + key, token, Math.ceil(ttl)))) === 1,
+      getOrAcquire: (key, lockKey, ttl, opts) => this.#getOrAcquire(this.#prefix + key, this.#prefix + lockKey, ttl, opts),
+      releaseAndPublish: async (key, token, channel, message, opts) => {
+        const payload = Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+        const reply = await this.#command(opts, (c) => c.eval(RELEASE_AND_PUBLISH, 1, this.#prefix + key, token, this.#prefix + channel, payload))
+        return reply === 1
+      },
     }
     this.bus = {
       publish: async (channel, message, opts) => {
@@ -262,6 +275,23 @@ export class RedisBackend implements CacheBackend {
         indexes.length === 1 ? client.getBuffer(keys[indexes[0] as number] as string).then((r) => [r]) : client.mgetBuffer(...indexes.map((i) => keys[i] as string)),
       ).then((replies) => indexes.forEach((i, j) => batch[i]?.resolve(decode(replies[j]))), fail)
     }
+  }
+
+  /** One script when both keys share a slot (always, outside a Cluster); else a GET, then SET NX. */
+  async #getOrAcquire(key: string, lockKey: string, ttl: number, options?: OperationOptions): Promise<EntryOrLock> {
+    const token = randomUUID()
+    const px = Math.ceil(ttl)
+    if (!(this.#client instanceof Cluster) || calculateSlot(key) === calculateSlot(lockKey)) {
+      const reply = await this.#command(options, (c) => c.callBuffer('EVAL', GET_OR_ACQUIRE, 2, key, lockKey, token, px))
+      if (!Buffer.isBuffer(reply)) return reply === 1 ? { token } : {}
+      const entry = decode(reply)
+      if (entry !== undefined) return { entry }
+      // Not an entry of ours: as good as absent.
+    } else {
+      const entry = decode(await this.#command(options, (c) => c.getBuffer(key)))
+      if (entry !== undefined) return { entry }
+    }
+    return (await this.#command(options, (c) => c.set(lockKey, token, 'PX', px, 'NX'))) === 'OK' ? { token } : {}
   }
 
   /** Index groups of `keys` that share a slot (one group when not on a Cluster). */

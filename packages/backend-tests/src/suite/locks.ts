@@ -1,6 +1,7 @@
 import type { LocksFacet } from '@dcache/core'
 import { expect } from 'vitest'
 import type { BackendSuite, CheckContext } from '../check.js'
+import { expectValue, text } from './bytes.js'
 
 /** Long enough that no lock expires by accident during a check. */
 const HELD_MS = 30_000
@@ -93,6 +94,66 @@ export const locksSuite: BackendSuite = {
           })
         }
         expect(await locks.release(context.key('lock'), token)).toBe(true)
+      },
+    },
+    {
+      name: 'getOrAcquire returns the entry when present (no lock taken), else the lock, else neither',
+      unlessSupported: (context) =>
+        needsLocks(context) ?? (context.backend.locks?.getOrAcquire ? undefined : 'the locks facet has no getOrAcquire (optional)'),
+      run: async (context) => {
+        const locks = locksOf(context)
+        const getOrAcquire = locks.getOrAcquire?.bind(locks)
+        if (!getOrAcquire) throw new Error('unreachable: checked by unlessSupported')
+        const [key, lock] = [context.key('value'), context.key('value:lock')]
+        const taken = await getOrAcquire(key, lock, HELD_MS)
+        expect(taken.entry, 'an absent entry').toBeUndefined()
+        expect(taken.token, 'the free lock is taken').toBeTypeOf('string')
+        const held = await getOrAcquire(key, lock, HELD_MS)
+        expect(held.entry).toBeUndefined()
+        expect(held.token, 'a held lock is not taken twice').toBeUndefined()
+        expect(await locks.release(lock, taken.token as string), 'the token is a real owner token').toBe(true)
+        await context.backend.set({ key, value: text('stored'), expiresAt: null })
+        const found = await getOrAcquire(key, lock, HELD_MS)
+        expectValue(found.entry, text('stored'))
+        expect(found.token, 'no lock is taken on a hit').toBeUndefined()
+        const free = await locks.tryAcquire(lock, HELD_MS)
+        expect(free, 'the hit left the lock free').toBeTypeOf('string')
+        await locks.release(lock, free as string)
+      },
+    },
+    {
+      name: 'releaseAndPublish releases for the owner only, and publishes either way',
+      unlessSupported: (context) =>
+        needsLocks(context) ??
+        (context.backend.locks?.releaseAndPublish ? undefined : 'the locks facet has no releaseAndPublish (optional)') ??
+        (context.backend.bus ? undefined : 'releaseAndPublish needs the bus facet to be observed'),
+      run: async (context) => {
+        const locks = locksOf(context)
+        const bus = context.backend.bus!
+        const releaseAndPublish = locks.releaseAndPublish?.bind(locks)
+        if (!releaseAndPublish) throw new Error('unreachable: checked by unlessSupported')
+        const received: Uint8Array[] = []
+        let arrived: () => void = () => {}
+        const unsubscribe = await bus.subscribe(context.key('channel'), (message) => {
+          received.push(message)
+          arrived()
+        })
+        try {
+          const next = () => new Promise<void>((resolve) => (arrived = resolve))
+          const token = await acquire(locks, context.key('lock'))
+          let arrival = next()
+          expect(await releaseAndPublish(context.key('lock'), `${token}-not-mine`, context.key('channel'), text('a'))).toBe(false)
+          await arrival
+          expect(await locks.tryAcquire(context.key('lock'), HELD_MS), 'a wrong token keeps the lock').toBeUndefined()
+          arrival = next()
+          expect(await releaseAndPublish(context.key('lock'), token, context.key('channel'), text('b'))).toBe(true)
+          await arrival
+          expect(received.map((message) => new TextDecoder().decode(message))).toEqual(['a', 'b'])
+          const again = await acquire(locks, context.key('lock'))
+          await locks.release(context.key('lock'), again)
+        } finally {
+          await unsubscribe()
+        }
       },
     },
   ],
