@@ -63,8 +63,11 @@ export class MapBackend implements CacheBackend {
     const shared = options.sharedWith
     this.#state = shared ? shared.#state : { entries: new Map(), locks: new Map(), channels: new Map() }
     this.#prefix = options.prefix ?? ''
-    this.locks = new MapLocks(this.#state.locks, this.#prefix)
     this.bus = new MapBus(this.#state.channels, this.#prefix)
+    this.locks = new MapLocks(this.#state.locks, this.#prefix, {
+      read: (key) => this.#read(key),
+      publish: (channel, message) => this.bus.publish(channel, message),
+    })
   }
 
   async get(key: string, options?: OperationOptions): Promise<StoredEntry | undefined> {

@@ -1,19 +1,29 @@
 import { randomUUID } from 'node:crypto'
-import type { LocksFacet, OperationOptions } from '@dcache/core'
+import type { EntryOrLock, LocksFacet, OperationOptions, StoredEntry } from '@dcache/core'
 
 interface HeldLock {
   readonly token: string
   expiresAt: number
 }
 
+/** What the locks see of their backend, for the combined operations. */
+export interface LockedStore {
+  /** Read an entry, as the backend's `get` would. */
+  read(key: string): StoredEntry | undefined
+  /** Publish on the backend's bus. */
+  publish(channel: string, message: Uint8Array): Promise<void>
+}
+
 /** In-process locks with owner tokens, expiring against `Date.now()`. */
 export class MapLocks implements LocksFacet {
   readonly #held: Map<string, HeldLock>
   readonly #prefix: string
+  readonly #store: LockedStore
 
-  constructor(held: Map<string, HeldLock>, prefix: string) {
+  constructor(held: Map<string, HeldLock>, prefix: string, store: LockedStore) {
     this.#held = held
     this.#prefix = prefix
+    this.#store = store
   }
 
   async tryAcquire(key: string, ttl: number, options?: OperationOptions): Promise<string | undefined> {
@@ -37,6 +47,23 @@ export class MapLocks implements LocksFacet {
     if (lock?.token !== token) return false
     lock.expiresAt = Date.now() + ttl
     return true
+  }
+
+  /** The entry when present, else an attempt at the lock: one step, as a server-side script would be. */
+  async getOrAcquire(key: string, lockKey: string, ttl: number, options?: OperationOptions): Promise<EntryOrLock> {
+    options?.signal?.throwIfAborted()
+    const entry = this.#store.read(key)
+    if (entry !== undefined) return { entry }
+    const token = await this.tryAcquire(lockKey, ttl)
+    return token === undefined ? {} : { token }
+  }
+
+  /** Release (owner only), then publish either way. */
+  async releaseAndPublish(key: string, token: string, channel: string, message: Uint8Array, options?: OperationOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    const released = await this.release(key, token)
+    await this.#store.publish(channel, message)
+    return released
   }
 
   #live(key: string): HeldLock | undefined {

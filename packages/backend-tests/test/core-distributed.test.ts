@@ -1,7 +1,7 @@
 // The core's cross-process features (`lock`, coherence) on MapBackend instances that share one
 // store, as two processes share a server. The same behaviour against real Redis processes is
 // tested in @dcache/redis.
-import { dcache, InMemoryBackend, type BusFacet, type CacheBackend, type EvictEvent } from '@dcache/core'
+import { dcache, InMemoryBackend, type BusFacet, type CacheBackend, type EvictEvent, type LocksFacet } from '@dcache/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChaosBackend, MapBackend } from '../src/index.js'
 
@@ -35,10 +35,27 @@ function withFacets(backend: MapBackend, facets: Pick<CacheBackend, 'locks' | 'b
 /** Resolves after pending bus deliveries (they are asynchronous). */
 const delivered = () => new Promise((resolve) => setImmediate(resolve))
 
-describe('lock: cross-process single-flight', () => {
+/** `backend` with only the required lock methods: one round trip per step, no combined ones. */
+function withBasicLocks(backend: MapBackend): CacheBackend {
+  const { locks } = backend
+  return withFacets(backend, {
+    locks: {
+      tryAcquire: (key, ttl, options) => locks.tryAcquire(key, ttl, options),
+      release: (key, token, options) => locks.release(key, token, options),
+      extend: (key, token, ttl, options) => locks.extend(key, token, ttl, options),
+    },
+  })
+}
+
+const lockVariants = [
+  ['getOrAcquire and releaseAndPublish', (backend: MapBackend): CacheBackend => backend],
+  ['only the required lock methods', withBasicLocks],
+] as const
+
+describe.each(lockVariants)('lock: cross-process single-flight, with %s', (_label, variant) => {
   it('runs the function once in total for concurrent cold calls from several processes', async () => {
     const store = new MapBackend()
-    const processes = Array.from({ length: 4 }, () => new MapBackend({ sharedWith: store }))
+    const processes = Array.from({ length: 4 }, () => variant(new MapBackend({ sharedWith: store })))
     let runs = 0
     const functions = processes.map((backend) =>
       dcache(backend, { lock: true })(
@@ -58,8 +75,23 @@ describe('lock: cross-process single-flight', () => {
 
   it("lets waiters sleep until the holder's notice instead of polling the shared tier", async () => {
     const [first, second] = twoProcesses()
-    const holder = new ChaosBackend(first)
-    const waiter = new ChaosBackend(second)
+    // Reads of the shared tier: plain gets, and the lock attempts that read too (getOrAcquire).
+    let lookups = 0
+    const locks = variant(second).locks!
+    const getOrAcquire = locks.getOrAcquire?.bind(locks)
+    const counted: LocksFacet = {
+      tryAcquire: (key, ttl, options) => locks.tryAcquire(key, ttl, options),
+      release: (key, token, options) => locks.release(key, token, options),
+      ...(getOrAcquire && {
+        getOrAcquire: (key: string, lockKey: string, ttl: number) => {
+          lookups++
+          return getOrAcquire(key, lockKey, ttl)
+        },
+      }),
+      ...(locks.releaseAndPublish && { releaseAndPublish: locks.releaseAndPublish.bind(locks) }),
+    }
+    const holder = new ChaosBackend(variant(first))
+    const waiter = new ChaosBackend(withFacets(second, { locks: counted }))
     const slow = (backend: CacheBackend) =>
       dcache(backend, { lock: true })(async function slow(n: number) {
         await new Promise((resolve) => setTimeout(resolve, 200))
@@ -71,13 +103,14 @@ describe('lock: cross-process single-flight', () => {
     await new Promise((resolve) => setTimeout(resolve, 10)) // the holder has the lock
     expect(await Promise.all([leading, onWaiter(21)])).toEqual([42, 42])
     // One read before trying the lock, one after the notice (polling would have read ~7 times).
-    expect(waiter.calls.get).toBe(2)
+    expect(waiter.calls.get + lookups).toBe(2)
+    expect(lookups, 'the combined read-and-lock is used when the backend has it').toBe(getOrAcquire ? 2 : 0)
     expect(onWaiter.cacheInfo()).toMatchObject({ hits: 1, misses: 0 })
   })
 
   it('takes over after the lock TTL when the holder died without releasing it', async () => {
     const [dead, alive] = twoProcesses()
-    const cached = dcache(alive, { lock: { ttl: 100, wait: 5_000 } })(async function total(n: number) {
+    const cached = dcache(variant(alive), { lock: { ttl: 100, wait: 5_000 } })(async function total(n: number) {
       return n * 10
     })
     // A holder that was killed: its lock stays until the TTL runs out.
