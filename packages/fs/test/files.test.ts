@@ -1,13 +1,14 @@
-import { createHash } from 'node:crypto'
-import { chmod, chown, lstat, mkdir, readFile, rename, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { chmod, chown, lstat, mkdir, readFile, rename, statfs, symlink, truncate, utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { dcache, DcacheError, type ErrorEvent } from '@dcache/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { FileSystemBackend } from '../src/index.js'
+import { FileSystemBackend, readModeForFilesystem } from '../src/index.js'
 import { filesUnder, removeDirectory, temporaryDirectory } from './helpers.js'
 
 const text = (value: string) => new TextEncoder().encode(value)
 const AN_HOUR = 3_600_000
+const READ_MODES = ['sync', 'async'] as const
 
 let root: string
 beforeEach(async () => {
@@ -56,13 +57,23 @@ describe('layout and permissions', () => {
   })
 
   it('rejects bad options with a DcacheTypeError naming them', () => {
-    const bad = [{ directory: '' }, { maxBytes: 0 }, { maxBytes: Number.NaN }, { prefix: 1 }, { fsync: 'yes' }, { dir: '/tmp' }]
+    const bad = [
+      { directory: '' },
+      { maxBytes: 0 },
+      { maxBytes: Number.NaN },
+      { prefix: 1 },
+      { fsync: 'yes' },
+      { reads: 'fast' },
+      { reads: true },
+      { dir: '/tmp' },
+    ]
     for (const options of bad) {
       expect(() => new FileSystemBackend(options as never)).toThrow(
         expect.objectContaining({ name: 'DcacheTypeError', code: 'E_INVALID_OPTION' }),
       )
     }
     expect(() => new FileSystemBackend({ dir: '/tmp' } as never)).toThrow(/unknown option "dir"/)
+    expect(() => new FileSystemBackend({ reads: 'fast' } as never)).toThrow(/`reads` must be one of 'auto', 'sync', 'async'/)
   })
 
   it('writes with fsync when asked', async () => {
@@ -127,21 +138,25 @@ describe('an unsafe directory disables the tier', () => {
     await expectRefused(directory, /owned by uid 4242/)
   })
 
-  it('never follows a symbolic link in place of an entry file', async () => {
-    const directory = path.join(root, 'cache')
-    const backend = new FileSystemBackend({ directory })
-    await backend.set({ key: 'k', value: text('v'), expiresAt: null })
-    const file = await onlyEntry(directory)
-    const secret = path.join(root, 'secret')
-    await writeFile(secret, 'do not touch')
-    await rename(file, `${file}.moved`)
-    await symlink(secret, file)
-    await expect(backend.get('k')).rejects.toThrow(/symbolic link/)
-    await backend.set({ key: 'k', value: text('new'), expiresAt: null })
-    expect(await readFile(secret, 'utf8')).toBe('do not touch')
-    expect((await lstat(file)).isFile()).toBe(true)
-    expect((await backend.get('k'))?.value).toEqual(text('new'))
-  })
+  for (const reads of READ_MODES) {
+    it(`never follows a symbolic link in place of an entry file (reads: '${reads}')`, async () => {
+      const directory = path.join(root, 'cache')
+      const backend = new FileSystemBackend({ directory, reads })
+      await backend.set({ key: 'k', value: text('v'), expiresAt: null })
+      const file = await onlyEntry(directory)
+      const secret = path.join(root, 'secret')
+      await writeFile(secret, 'do not touch')
+      await rename(file, `${file}.moved`)
+      await symlink(secret, file)
+      let read: Promise<unknown> | undefined
+      expect(() => (read = backend.get('k')), 'a failed read rejects, never throws').not.toThrow()
+      await expect(read).rejects.toThrow(/symbolic link/)
+      await backend.set({ key: 'k', value: text('new'), expiresAt: null })
+      expect(await readFile(secret, 'utf8')).toBe('do not touch')
+      expect((await lstat(file)).isFile()).toBe(true)
+      expect((await backend.get('k'))?.value).toEqual(text('new'))
+    })
+  }
 
   it('does not descend into a symbolic link when sweeping', async () => {
     const directory = path.join(root, 'cache')
@@ -157,62 +172,64 @@ describe('an unsafe directory disables the tier', () => {
   })
 })
 
-describe('damaged files are misses, counted in cacheInfo()', () => {
-  async function setUp() {
-    const backend = new FileSystemBackend({ directory: root })
-    let runs = 0
-    const square = dcache({ backend })(async function square(n: number) {
-      runs++
-      return n * n
-    })
-    expect(await square(7)).toBe(49)
-    // The first write starts a background sweep, which would remove a damaged file: let it end.
-    await backend.prune()
-    return { backend, square, runs: () => runs, file: await onlyEntry(root) }
-  }
+for (const reads of READ_MODES) {
+  describe(`damaged files are misses, counted in cacheInfo() (reads: '${reads}')`, () => {
+    async function setUp() {
+      const backend = new FileSystemBackend({ directory: root, reads })
+      let runs = 0
+      const square = dcache({ backend })(async function square(n: number) {
+        runs++
+        return n * n
+      })
+      expect(await square(7)).toBe(49)
+      // The first write starts a background sweep, which would remove a damaged file: let it end.
+      await backend.prune()
+      return { backend, square, runs: () => runs, file: await onlyEntry(root) }
+    }
 
-  async function flipByte(file: string, at: (length: number) => number): Promise<void> {
-    const bytes = await readFile(file)
-    bytes[at(bytes.length)]! ^= 0x10
-    await writeFile(file, bytes)
-  }
+    async function flipByte(file: string, at: (length: number) => number): Promise<void> {
+      const bytes = await readFile(file)
+      bytes[at(bytes.length)]! ^= 0x10
+      await writeFile(file, bytes)
+    }
 
-  // Header damage is caught by the backend (an error event); value damage by the core's envelope.
-  const damages = [
-    { name: 'truncated inside the value', damage: async (file: string) => truncate(file, (await lstat(file)).size - 10), counter: 'integrityFailures' },
-    { name: 'truncated inside the header', damage: (file: string) => truncate(file, 10), counter: 'errors' },
-    { name: 'with a bit flipped in the value', damage: (file: string) => flipByte(file, (n) => n - 6), counter: 'integrityFailures' },
-    { name: 'with a bit flipped in the header', damage: (file: string) => flipByte(file, () => 25), counter: 'errors' },
-    { name: 'emptied', damage: (file: string) => truncate(file, 0), counter: 'errors' },
-  ] as const
+    // Header damage is caught by the backend (an error event); value damage by the core's envelope.
+    const damages = [
+      { name: 'truncated inside the value', damage: async (file: string) => truncate(file, (await lstat(file)).size - 10), counter: 'integrityFailures' },
+      { name: 'truncated inside the header', damage: (file: string) => truncate(file, 10), counter: 'errors' },
+      { name: 'with a bit flipped in the value', damage: (file: string) => flipByte(file, (n) => n - 6), counter: 'integrityFailures' },
+      { name: 'with a bit flipped in the header', damage: (file: string) => flipByte(file, () => 25), counter: 'errors' },
+      { name: 'emptied', damage: (file: string) => truncate(file, 0), counter: 'errors' },
+    ] as const
 
-  for (const { name, damage, counter } of damages) {
-    it(`a file ${name} is a miss, then rewritten`, async () => {
+    for (const { name, damage, counter } of damages) {
+      it(`a file ${name} is a miss, then rewritten`, async () => {
+        const { square, runs, file } = await setUp()
+        await damage(file)
+        const before = square.cacheInfo()
+        expect(await square(7)).toBe(49)
+        expect(runs()).toBe(2)
+        expect(square.cacheInfo()[counter] - before[counter]).toBe(1)
+        expect(square.cacheInfo().integrityFailures + square.cacheInfo().errors).toBe(1)
+        expect(await square(7)).toBe(49)
+        expect(runs(), 'the entry was rewritten').toBe(2)
+      })
+    }
+
+    it('a file swapped with another entry is a miss for both keys', async () => {
       const { square, runs, file } = await setUp()
-      await damage(file)
-      const before = square.cacheInfo()
-      expect(await square(7)).toBe(49)
-      expect(runs()).toBe(2)
-      expect(square.cacheInfo()[counter] - before[counter]).toBe(1)
-      expect(square.cacheInfo().integrityFailures + square.cacheInfo().errors).toBe(1)
-      expect(await square(7)).toBe(49)
-      expect(runs(), 'the entry was rewritten').toBe(2)
+      await square(8)
+      const files = (await filesUnder(path.join(root, 'entries'))).map((f) => path.join(root, 'entries', f))
+      const other = files.find((f) => f !== file)!
+      await rename(file, `${file}.swap`)
+      await rename(other, file)
+      await rename(`${file}.swap`, other)
+      expect([await square(7), await square(8)]).toEqual([49, 64])
+      expect(runs()).toBe(4)
+      expect(square.cacheInfo().errors).toBe(2)
     })
-  }
-
-  it('a file swapped with another entry is a miss for both keys', async () => {
-    const { square, runs, file } = await setUp()
-    await square(8)
-    const files = (await filesUnder(path.join(root, 'entries'))).map((f) => path.join(root, 'entries', f))
-    const other = files.find((f) => f !== file)!
-    await rename(file, `${file}.swap`)
-    await rename(other, file)
-    await rename(`${file}.swap`, other)
-    expect([await square(7), await square(8)]).toEqual([49, 64])
-    expect(runs()).toBe(4)
-    expect(square.cacheInfo().errors).toBe(2)
   })
-})
+}
 
 describe('clear', () => {
   it("leaves another writer's temp file alone", async () => {
@@ -335,6 +352,85 @@ describe('locks', () => {
       await expect(backend.locks.tryAcquire('job', ttl)).rejects.toThrow(/ttl must be a positive/)
     }
   })
+})
+
+describe('reads', () => {
+  it("picks 'async' for network, cluster and FUSE filesystems and 'sync' for local ones", () => {
+    const network = {
+      nfs: 0x6969,
+      smb: 0x517b,
+      cifs: 0xff534d42,
+      smb2: 0xfe534d42,
+      fuse: 0x65735546,
+      '9p': 0x01021997,
+      ceph: 0x00c36400,
+      lustre: 0x0bd00bd0,
+      openafs: 0x5346414f,
+      kafs: 0x6b414653,
+      coda: 0x73757245,
+      ncp: 0x564c,
+      gpfs: 0x47504653,
+      beegfs: 0x19830326,
+      gfs2: 0x01161970,
+      ocfs2: 0x7461636f,
+    }
+    const local = { ext4: 0xef53, tmpfs: 0x01021994, xfs: 0x58465342, btrfs: 0x9123683e, overlayfs: 0x794c7630, zfs: 0x2fc12fc1 }
+    for (const [name, type] of Object.entries(network)) expect(readModeForFilesystem(type), name).toBe('async')
+    for (const [name, type] of Object.entries(local)) expect(readModeForFilesystem(type), name).toBe('sync')
+    // statfs({ bigint: true }) on a 32-bit system: CIFS's f_type sign-extended to 64 bits.
+    expect(readModeForFilesystem(BigInt.asUintN(64, BigInt(0xff534d42 | 0)))).toBe('async')
+    expect(readModeForFilesystem(0xff534d42 | 0)).toBe('async')
+    expect(readModeForFilesystem(BigInt(0xef53))).toBe('sync')
+  })
+
+  it("'auto' reads a local temp directory synchronously, decided when the directory is opened", async () => {
+    expect(readModeForFilesystem((await statfs(root)).type), 'the temp directory is on a local filesystem').toBe('sync')
+    const backend = new FileSystemBackend({ directory: root })
+    expect(backend.readMode).toBeUndefined()
+    expect(await backend.health()).toMatchObject({ ok: true })
+    expect(backend.readMode).toBe('sync')
+    expect(new FileSystemBackend({ directory: root, reads: 'async' }).readMode).toBe('async')
+    expect(new FileSystemBackend({ directory: root, reads: 'sync' }).readMode).toBe('sync')
+  })
+
+  // Header of key 'k' without prefix: 25 bytes. Around the first read (16 KiB) and the sync cap (64 KiB).
+  const fileSizes = [25, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 64 * 1024, 64 * 1024 + 1, 1024 * 1024 + 25]
+  for (const reads of READ_MODES) {
+    it(`round-trips values of every size byte-exact, up to 1 MiB (reads: '${reads}')`, async () => {
+      const backend = new FileSystemBackend({ directory: root, reads })
+      for (const size of fileSizes) {
+        const value = randomBytes(size - 25)
+        await backend.set({ key: 'k', value, expiresAt: null })
+        expect((await lstat(await onlyEntry(root))).size).toBe(size)
+        const entry = await backend.get('k')
+        expect(entry?.value.byteLength, `file of ${size} bytes`).toBe(value.byteLength)
+        expect(Buffer.from(entry!.value).equals(value), `file of ${size} bytes`).toBe(true)
+      }
+    })
+
+    it(`gives every caller its own copy of the value, also when reads overlap (reads: '${reads}')`, async () => {
+      const backend = new FileSystemBackend({ directory: root, reads })
+      const keys = ['small', 'large', 'medium', 'tiny']
+      const values = [randomBytes(100), randomBytes(1024 * 1024), randomBytes(40 * 1024), randomBytes(1)]
+      for (const [i, key] of keys.entries()) await backend.set({ key, value: values[i]!, expiresAt: null })
+      // The large read finishes in the thread pool while the others reuse the first-read buffer.
+      const entries = await backend.getMany([...keys, ...keys])
+      for (const [i, entry] of entries.entries()) expect(Buffer.from(entry!.value).equals(values[i % keys.length]!), keys[i % keys.length]).toBe(true)
+      entries[0]!.value.fill(0)
+      expect(Buffer.from(entries[4]!.value).equals(values[0]!)).toBe(true)
+      expect(Buffer.from((await backend.get('small'))!.value).equals(values[0]!)).toBe(true)
+    })
+
+    it(`reads a missing or expired entry as a miss (reads: '${reads}')`, async () => {
+      const backend = new FileSystemBackend({ directory: root, reads })
+      expect(await backend.get('absent')).toBeUndefined()
+      await backend.set({ key: 'brief', value: text('v'), expiresAt: Date.now() + 1_000 })
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(Date.now() + 2_000)
+      expect(await backend.get('brief')).toBeUndefined()
+      expect(await backend.getMany(['absent', 'brief'])).toEqual([undefined, undefined])
+    })
+  }
 })
 
 /** Where an entry of an unprefixed instance lives (the layout the first tests check). */

@@ -10,6 +10,7 @@ interface ReadCounts {
   torn: number
   errors?: number
   problems: string[]
+  readMode?: string
 }
 
 let directory: string
@@ -32,7 +33,9 @@ describe('FileSystemBackend across processes', () => {
 
   it('never shows a reader a torn value while 8 processes overwrite one key 1 000 times each', async () => {
     const size = 256 * 1024
-    const readers = Array.from({ length: 4 }, () => startWorker(['read', directory, 'contended', String(size)], 120_000))
+    // Values over the 64 KiB cap of a synchronous read: half the readers read them 'sync' (the rest in the thread pool).
+    const modes = ['sync', 'async', 'sync', 'async']
+    const readers = modes.map((reads) => startWorker(['read', directory, 'contended', String(size), `--reads=${reads}`], 120_000))
     await Promise.all(readers.map((reader) => reader.ready))
     const writers = Array.from({ length: 8 }, (_, writer) =>
       startWorker(['write', directory, String(writer), '1000', String(size), 'contended'], 120_000),
@@ -40,7 +43,8 @@ describe('FileSystemBackend across processes', () => {
     for (const writer of writers) expect(lastJson(await writer.exit)).toEqual({ written: 1000 })
     for (const reader of readers) reader.send('stop\n')
     const counts = await Promise.all(readers.map(async (reader) => lastJson<ReadCounts>(await reader.exit)))
-    console.info(`[fs] readers during the writes: ${JSON.stringify(counts.map(({ hits, misses }) => ({ hits, misses })))}`)
+    console.info(`[fs] readers during the writes: ${JSON.stringify(counts.map(({ hits, misses, readMode }) => ({ readMode, hits, misses })))}`)
+    expect(counts.map((count) => count.readMode)).toEqual(modes)
     for (const count of counts) {
       expect(count.problems).toEqual([])
       expect(count).toMatchObject({ torn: 0, errors: 0 })
