@@ -11,11 +11,13 @@ import {
   clearRemote,
   deleteRemote,
   readOrLock,
+  readerFor,
   readRemote,
   releaseAndPublish,
   releaseLock,
   writeRemote,
   type RemoteHit,
+  type RemoteReader,
   type TierReporter,
 } from './remote-tier.js'
 import type { AnyFunction, CacheInfo, CachedFunction } from './types.js'
@@ -72,6 +74,8 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   )
   /** This function's space in each memory tier (`undefined` for byte tiers). */
   const spaces: (MemorySpace | undefined)[] = tiers.map((tier) => tier.memory?.space(keys.prefix))
+  /** How each byte tier is read (batched per tick when its backend batches natively). */
+  const readers: (RemoteReader | undefined)[] = tiers.map((tier) => (tier.memory === undefined ? readerFor(tier) : undefined))
   /** The first tier's space, when that tier is in memory (the sync path's only case). */
   const firstSpace = spaces[0] as MemorySpace
 
@@ -376,7 +380,7 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
             else first = { token: found.token, notice }
           }
         } else {
-          hit = await readRemote(tier, remoteKey(call, i), logicalKey(call), secret, report)
+          hit = await (readers[i] as RemoteReader)(remoteKey(call, i), logicalKey(call), secret, report)
         }
         if (hit === undefined) continue
         // A lower tier had it after all: the lock taken above is not needed.

@@ -66,6 +66,109 @@ export function readRemote(
   )
 }
 
+/** Reads `key` from a byte tier and verifies it: a hit, or `undefined` on a miss or any failure. Never rejects. */
+export type RemoteReader = (
+  key: string,
+  logicalKey: string,
+  secret: string | Uint8Array | undefined,
+  report: TierReporter,
+) => Promise<RemoteHit | undefined>
+
+/** One caller's read, waiting in its tier's batch. */
+interface QueuedRead {
+  readonly key: string
+  readonly logicalKey: string
+  readonly secret: string | Uint8Array | undefined
+  readonly report: TierReporter
+  readonly resolve: (hit: RemoteHit | undefined) => void
+}
+
+/**
+ * The reads of one tick on a tier whose backend batches natively: sent together as one `getMany`
+ * (a lone read as a `get`) under one deadline, so that concurrent callers share one round trip,
+ * one timer and one promise chain.
+ */
+class ReadBatch {
+  readonly #tier: ResolvedTier
+  #queued: QueuedRead[] = []
+
+  constructor(tier: ResolvedTier) {
+    this.#tier = tier
+  }
+
+  readonly read: RemoteReader = (key, logicalKey, secret, report) =>
+    new Promise((resolve) => {
+      if (this.#queued.push({ key, logicalKey, secret, report, resolve }) === 1) process.nextTick(this.#flush)
+    })
+
+  readonly #flush = (): void => {
+    const reads = this.#queued
+    this.#queued = []
+    const tier = this.#tier
+    const { backend } = tier
+    const breaker = breakerFor(backend)
+    if (!breaker.allow()) {
+      for (const read of reads) read.resolve(undefined)
+      return
+    }
+    const only = reads.length === 1 ? reads[0] : undefined
+    const sent: Promise<unknown> =
+      only !== undefined
+        ? withDeadline(backend.name, 'get', tier.timeout, (options) => backend.get(only.key, options))
+        : withDeadline(backend.name, 'getMany', tier.timeout, (options) => backend.getMany(reads.map((read) => read.key), options))
+    sent.then(
+      (result) => {
+        if (only !== undefined) {
+          breaker.success()
+          this.#settle(only, result as StoredEntry | undefined)
+          return
+        }
+        if (!Array.isArray(result) || result.length !== reads.length) {
+          const count = Array.isArray(result) ? `${result.length} entries` : 'no array'
+          this.#fail(reads, new BackendError(backend.name, 'getMany', new TypeError(`getMany returned ${count} for ${reads.length} keys`)))
+          return
+        }
+        breaker.success()
+        for (let i = 0; i < reads.length; i++) this.#settle(reads[i]!, result[i] as StoredEntry | undefined)
+      },
+      (error: unknown) => this.#fail(reads, error as BackendError),
+    )
+  }
+
+  #settle(read: QueuedRead, stored: StoredEntry | undefined): void {
+    try {
+      read.resolve(stored === undefined ? undefined : verify(this.#tier, stored, read.logicalKey, read.secret, read.report))
+    } catch {
+      // A reporter's listener failing must not leave the caller waiting.
+      read.resolve(undefined)
+    }
+  }
+
+  #fail(reads: readonly QueuedRead[], error: BackendError): void {
+    breakerFor(this.#tier.backend).failure()
+    for (const read of reads) {
+      try {
+        read.report.error(this.#tier, error)
+      } finally {
+        read.resolve(undefined)
+      }
+    }
+  }
+}
+
+const batches = new WeakMap<ResolvedTier, ReadBatch>()
+
+/**
+ * The reader of a byte tier: reads of one tick batched when its backend batches natively
+ * (`capabilities.nativeBatch`), else one `get` each under its own deadline.
+ */
+export function readerFor(tier: ResolvedTier): RemoteReader {
+  if (!tier.backend.capabilities.nativeBatch) return (key, logicalKey, secret, report) => readRemote(tier, key, logicalKey, secret, report)
+  let batch = batches.get(tier)
+  if (batch === undefined) batches.set(tier, (batch = new ReadBatch(tier)))
+  return batch.read
+}
+
 /** Check a stored entry's expiry, envelope and codec, and decode it; anything wrong is a miss. */
 function verify(
   tier: ResolvedTier,

@@ -110,7 +110,6 @@ export class RedisBackend implements CacheBackend {
       throw new DcacheTypeError('E_INVALID_OPTION', `RedisBackend: \`maxValueBytes\` must be a positive integer, got ${String(maxValueBytes)}`)
     }
     this.#prefix = prefix
-    this.capabilities = { nativeExpiry: true, expiryResolution: 1, maxKeyBytes: 1024, maxValueBytes, nativeBatch: true }
     if (options.client !== undefined) {
       const connection = (['host', 'port', 'db', 'username', 'password', 'tls', 'url', 'nodes'] as const).filter((name) => options[name] !== undefined)
       if (connection.length > 0) {
@@ -124,6 +123,10 @@ export class RedisBackend implements CacheBackend {
       // Connection errors surface as failed operations; without a listener ioredis logs each one.
       this.#client.on('error', () => {})
     }
+    // On a Cluster getMany is one round trip per slot, and one slot failing must not fail the
+    // others: the core then reads key by key, and `get` batches per slot itself.
+    const nativeBatch = !(this.#client instanceof Cluster)
+    this.capabilities = { nativeExpiry: true, expiryResolution: 1, maxKeyBytes: 1024, maxValueBytes, nativeBatch }
     this.locks = {
       tryAcquire: async (key, ttl, opts) => {
         const token = randomUUID()
@@ -171,6 +174,10 @@ export class RedisBackend implements CacheBackend {
     options?.signal?.throwIfAborted()
     if (keys.length === 0) return []
     const full = keys.map((key) => this.#prefix + key)
+    if (!(this.#client instanceof Cluster)) {
+      const replies = await this.#command(options, (client) => client.mgetBuffer(full))
+      return replies.map(decode)
+    }
     const result = new Array<StoredEntry | undefined>(full.length)
     await this.#command(options, (client) =>
       Promise.all(
