@@ -435,7 +435,8 @@ function write(client: Redis | Cluster, key: string, entry: EntryToStore): Promi
 function decode(stored: Buffer | null | undefined): StoredEntry | undefined {
   if (stored === null || stored === undefined || stored.length < HEADER_BYTES || stored[0] !== FORMAT) return undefined
   const expiresAt = stored.readDoubleBE(1)
-  return { value: stored.subarray(HEADER_BYTES), expiresAt: expiresAt < 0 ? null : expiresAt }
+  // A plain view: Buffer#subarray builds a Buffer, several times slower.
+  return { value: new Uint8Array(stored.buffer, stored.byteOffset + HEADER_BYTES, stored.length - HEADER_BYTES), expiresAt: expiresAt < 0 ? null : expiresAt }
 }
 
 /** Rejects with the signal's reason when it aborts first. */
