@@ -76,6 +76,8 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
   const spaces: (MemorySpace | undefined)[] = tiers.map((tier) => tier.memory?.space(keys.prefix))
   /** How each byte tier is read (batched per tick when its backend batches natively). */
   const readers: (RemoteReader | undefined)[] = tiers.map((tier) => (tier.memory === undefined ? readerFor(tier) : undefined))
+  /** One memory tier and nothing else: a miss of the first space is a miss of the whole chain. */
+  const singleSpace = tiers.length === 1 && spaces[0] !== undefined
   /** The first tier's space, when that tier is in memory (the sync path's only case). */
   const firstSpace = spaces[0] as MemorySpace
 
@@ -279,10 +281,23 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
           stats.tierHits[0]!++
           return entry.async ? entry.promise : entry.value
         }
-        return memoryCallWith(this, [only])
+        return entry === undefined && singleSpace ? numberMiss(this, only) : memoryCallWith(this, [only])
       }
     }
     return memoryCallWith(this, Array.prototype.slice.call(arguments) as unknown[])
+  }
+
+  /**
+   * A lone number that one memory tier just missed: run the function and store a sync result
+   * without building the call's keys, unless someone listens for the events they would name.
+   */
+  function numberMiss(thisArg: unknown, only: number): unknown {
+    if (inflight.has(only) || hub.wantsMissOrSet()) return memoryCallWith(thisArg, [only])
+    stats.misses++
+    const result: unknown = fn.call(thisArg, only)
+    if (isThenable(result)) return sharePending({ canonical: undefined, memory: only, logical: undefined, thisArg, args: [only] }, result)
+    firstSpace.set(only, result, anyTtl ? expiryFor(tiers[0]!, Date.now(), undefined) : null, false, stats.entries)
+    return result
   }
   /* eslint-enable prefer-rest-params */
 
@@ -304,6 +319,11 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
       storeAll(call, result, false)
       return result
     }
+    return sharePending(call, result)
+  }
+
+  /** Share a pending result between concurrent callers until it settles, then store it. */
+  function sharePending(call: CallKeys, result: PromiseLike<unknown>): Promise<unknown> {
     const shared = Promise.resolve(result).then(
       (value) => {
         inflight.delete(call.memory)

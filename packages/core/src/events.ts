@@ -119,6 +119,16 @@ export class EventHub {
     return this.#onEvent !== undefined || (this.#listeners.size > 0 && this.#listeners.has('hit')) || channels.hit.hasSubscribers
   }
 
+  /** `true` when someone would receive a `miss` or a `set` event: the sync miss path asks once. */
+  wantsMissOrSet(): boolean {
+    return (
+      this.#onEvent !== undefined ||
+      (this.#listeners.size > 0 && (this.#listeners.has('miss') || this.#listeners.has('set'))) ||
+      channels.miss.hasSubscribers ||
+      channels.set.hasSubscribers
+    )
+  }
+
   /** Add a listener; returns the function that removes it. */
   on<T extends DcacheEventType>(type: T, listener: DcacheListener<T>): () => void {
     let set = this.#listeners.get(type)

@@ -50,7 +50,10 @@ export type MemoryKey = string | number
 export interface MemorySpace {
   /** The prefix every key of this space has (the function's key prefix). */
   readonly prefix: string
-  /** Live entry for `suffix`, marking it most recently used; `undefined` on a miss. */
+  /**
+   * Live entry for `suffix`, marking it most recently used; `undefined` on a miss. Read it right
+   * away: after the next `set` in the backend, the object may hold another entry.
+   */
   get(suffix: MemoryKey): MemoryEntry | undefined
   /** Live entry for `suffix` without changing recency or removing it when expired. */
   peek(suffix: MemoryKey): MemoryEntry | undefined
@@ -355,20 +358,40 @@ export class InMemoryBackend implements CacheBackend {
   ): void {
     const existing = index.get(suffix)
     if (existing !== undefined) this.#remove(existing)
-    const node: Node = {
-      index,
-      prefix,
-      suffix,
-      value,
-      expiresAt,
-      async: isAsync,
-      promise: undefined,
-      bytes,
-      size,
-      owner,
-      live: true,
-      newer: undefined,
-      older: this.#newest,
+    const oldest = this.#oldest
+    let node: Node
+    if (existing === undefined && oldest !== undefined && this.#count >= this.maxSize && this.maxBytes === Infinity) {
+      // Full: the least recently used entry goes, and its node carries the new one (no allocation).
+      this.#remove(oldest)
+      node = oldest
+      node.index = index
+      node.prefix = prefix
+      node.suffix = suffix
+      node.value = value
+      node.expiresAt = expiresAt
+      node.async = isAsync
+      node.promise = undefined
+      node.bytes = bytes
+      node.size = size
+      node.owner = owner
+      node.live = true
+      node.older = this.#newest
+    } else {
+      node = {
+        index,
+        prefix,
+        suffix,
+        value,
+        expiresAt,
+        async: isAsync,
+        promise: undefined,
+        bytes,
+        size,
+        owner,
+        live: true,
+        newer: undefined,
+        older: this.#newest,
+      }
     }
     if (isAsync) node.promise = Promise.resolve(value)
     if (this.#newest !== undefined) this.#newest.newer = node

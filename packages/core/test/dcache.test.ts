@@ -87,6 +87,27 @@ describe('dcache(fn): in memory, like lru_cache', () => {
     expect(square.cacheInfo()).toMatchObject({ hits: 4, misses: 1 })
   })
 
+  it('stores, counts and reports misses of a lone number argument (the short miss path)', async () => {
+    const square = dcache((n: number) => n * n, { name: 'square', ttl: 1_000 })
+    expect([square(2), square(2), square(3)]).toEqual([4, 4, 9])
+    expect(square.cacheInfo()).toMatchObject({ hits: 1, misses: 2, size: 2 })
+    const events: string[] = []
+    const stopMiss = square.on('miss', ({ key }) => events.push(`miss ${key}`))
+    const stopSet = square.on('set', ({ key }) => events.push(`set ${key}`))
+    square(4)
+    stopMiss()
+    stopSet()
+    square(5)
+    expect(events).toEqual([`miss ${square.key(4)}`, `set ${square.key(4)}`])
+    expect(square.cacheInfo()).toMatchObject({ misses: 4, size: 4 })
+    // An async function on the same path: concurrent callers share one run.
+    let runs = 0
+    const slow = dcache(async (n: number) => (runs++, n + 1), { name: 'slow' })
+    expect(await Promise.all([slow(1), slow(1), slow(1)])).toEqual([2, 2, 2])
+    expect(await slow(1)).toBe(2)
+    expect(runs).toBe(1)
+  })
+
   it('does not cache a thrown error, and runs again next time', () => {
     let fail = true
     const cached = dcache((n: number) => {

@@ -28,6 +28,28 @@ describe('InMemoryBackend: a bounded LRU', () => {
     expect([...memory.keys()]).toEqual(['e', 'c', 'd'])
   })
 
+  it('moves a full LRU forward without mixing up entries or their counts across spaces', () => {
+    const memory = new InMemoryBackend({ maxSize: 3 })
+    const [a, b] = [memory.space('a:'), memory.space('b:')]
+    const [countA, countB] = [{ size: 0 }, { size: 0 }]
+    for (let i = 0; i < 3; i++) a.set(i, `a${i}`, null, i === 2, countA)
+    for (let i = 0; i < 50; i++) b.set(i, `b${i}`, i === 49 ? Date.now() + 60_000 : null, false, countB)
+    expect(countA.size).toBe(0)
+    expect(countB.size).toBe(3)
+    expect(memory.size).toBe(3)
+    for (let i = 0; i < 3; i++) expect(a.get(i)).toBeUndefined()
+    expect([47, 48, 49].map((i) => b.get(i)?.value)).toEqual(['b47', 'b48', 'b49'])
+    expect(b.get(49)).toMatchObject({ async: false, promise: undefined })
+    expect(b.get(49)?.expiresAt).toBeLessThan(Infinity)
+    expect(b.get(48)?.expiresAt).toBe(Infinity)
+    expect(b.get(46)).toBeUndefined()
+    expect(b.delete(47)).toBe(true)
+    expect(countB.size).toBe(2)
+    a.set('x', 'ax', null, true, countA)
+    expect(a.get('x')?.async).toBe(true)
+    expect(a.get('x')?.promise).toBeInstanceOf(Promise)
+  })
+
   it('peekEntry neither refreshes recency nor removes', () => {
     const memory = new InMemoryBackend({ maxSize: 2 })
     memory.space('').set('a', 1, null, false)
