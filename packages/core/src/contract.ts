@@ -139,7 +139,9 @@ export interface BusFacet {
  *   buffer); return exactly those bytes.
  * - Fail by rejecting with any error: the core wraps it in a `BackendError`, applies its deadline
  *   and treats the failure as a miss or a skipped write. When `options.signal` aborts, reject
- *   promptly (with `signal.reason` preferably); an aborted `set` stores nothing.
+ *   promptly (with `signal.reason` preferably); an aborted `set` stores nothing. A read that
+ *   cannot be cancelled once sent (one network request) may only check the signal before it
+ *   starts: the core stops waiting at the deadline itself.
  * - Never close a client the user passed in; after `close()` operations may reject.
  *
  * @example

@@ -161,13 +161,17 @@ export class RedisBackend implements CacheBackend {
     return this.#client
   }
 
+  /**
+   * Reads one entry. Reads of the same tick go out together (one `MGET` per slot). A read that
+   * was sent cannot be called back, so an abort after the call is not watched: the caller's own
+   * deadline bounds the wait (the core's does), not a listener on every read.
+   */
   get(key: string, options?: OperationOptions): Promise<StoredEntry | undefined> {
     const signal = options?.signal
     if (signal?.aborted) return Promise.reject(signal.reason as Error)
-    const entry = new Promise<StoredEntry | undefined>((resolve, reject) => {
+    return new Promise<StoredEntry | undefined>((resolve, reject) => {
       if (this.#pending.push({ key: this.#prefix + key, resolve, reject }) === 1) process.nextTick(this.#flushGets)
     })
-    return signal === undefined ? entry : abortable(entry, signal)
   }
 
   async getMany(keys: readonly string[], options?: OperationOptions): Promise<(StoredEntry | undefined)[]> {
