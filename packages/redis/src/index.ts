@@ -178,8 +178,10 @@ export class RedisBackend implements CacheBackend {
     options?.signal?.throwIfAborted()
     if (keys.length === 0) return []
     const full = keys.map((key) => this.#prefix + key)
-    if (!(this.#client instanceof Cluster)) {
-      const replies = await this.#command(options, (client) => client.mgetBuffer(full))
+    const client = this.#client
+    if (!(client instanceof Cluster)) {
+      // One MGET, sent at once on a ready connection; like `get`, not called back on abort.
+      const replies = client.status === 'ready' && !this.#closed ? await client.mgetBuffer(full) : await this.#command(options, (c) => c.mgetBuffer(full))
       return replies.map(decode)
     }
     const result = new Array<StoredEntry | undefined>(full.length)
