@@ -3,6 +3,7 @@
 import { dcache, type CacheBackend, type ErrorEvent } from '@dcache/core'
 import { describe, expect, it } from 'vitest'
 import { ChaosBackend, MapBackend } from '../src/index.js'
+import { delegating } from './delegating.js'
 
 const KEYS = Array.from({ length: 64 }, (_, i) => i)
 
@@ -18,20 +19,6 @@ function setup(backend: CacheBackend) {
 }
 
 const expected = KEYS.map((n) => ({ n, squared: n * n }))
-
-/** `store` as a plain backend object, with some members replaced. */
-function delegating(store: MapBackend, replaced: Partial<CacheBackend>): CacheBackend {
-  return {
-    contract: 1,
-    name: store.name,
-    capabilities: store.capabilities,
-    get: (key, options) => store.get(key, options),
-    getMany: (keys, options) => store.getMany(keys, options),
-    set: (entry, options) => store.set(entry, options),
-    delete: (key, options) => store.delete(key, options),
-    ...replaced,
-  }
-}
 
 describe('read batching', () => {
   it('sends the reads of one tick as one getMany, each caller getting its own entry', async () => {

@@ -4,6 +4,7 @@
 import { dcache, InMemoryBackend, type BusFacet, type CacheBackend, type EvictEvent, type LocksFacet } from '@dcache/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChaosBackend, MapBackend } from '../src/index.js'
+import { delegating } from './delegating.js'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -16,21 +17,7 @@ function twoProcesses() {
 }
 
 /** `backend` with some of its facets replaced (a broken lock, a bus that reports its state). */
-function withFacets(backend: MapBackend, facets: Pick<CacheBackend, 'locks' | 'bus'>): CacheBackend {
-  return {
-    contract: 1,
-    name: backend.name,
-    capabilities: backend.capabilities,
-    get: (key, options) => backend.get(key, options),
-    getMany: (keys, options) => backend.getMany(keys, options),
-    set: (entry, options) => backend.set(entry, options),
-    delete: (key, options) => backend.delete(key, options),
-    clear: (options) => backend.clear(options),
-    locks: backend.locks,
-    bus: backend.bus,
-    ...facets,
-  }
-}
+const withFacets = (backend: MapBackend, facets: Pick<CacheBackend, 'locks' | 'bus'>): CacheBackend => delegating(backend, facets)
 
 /** Resolves after pending bus deliveries (they are asynchronous). */
 const delivered = () => new Promise((resolve) => setImmediate(resolve))
