@@ -17,6 +17,7 @@ import {
   releaseLock,
   writeRemote,
   type RemoteHit,
+  type RemoteRead,
   type RemoteReader,
   type TierReporter,
 } from './remote-tier.js'
@@ -369,13 +370,53 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
     }
     const pending = inflight.get(call.memory)
     if (pending !== undefined) return pending
-    const shared = resolveThroughTiers(this, args, call, first)
+    const shared = tiers[first] === combinedLockTier ? resolveThroughTiers(this, args, call, first, reporterFor(call)) : readFirst(call, first)
     inflight.set(call.memory, shared)
     return shared
   }
 
-  async function resolveThroughTiers(thisArg: unknown, args: unknown[], call: CallKeys, from: number): Promise<unknown> {
-    const report = reporterFor(call)
+  /**
+   * The common case, a byte tier read first: one object is the read, its reporter and its
+   * continuation, and a hit resolves the caller's promise straight from the read's callback; a
+   * miss goes on to the tiers below.
+   */
+  class FirstRead extends CallReporter implements RemoteRead {
+    readonly key: string
+    readonly logicalKey: string
+    readonly secret = secret
+    readonly report: TierReporter = this
+    resolve: (value: unknown) => void = noop
+
+    constructor(
+      call: CallKeys,
+      readonly index: number,
+    ) {
+      super(call)
+      this.key = remoteKey(call, index)
+      this.logicalKey = logicalKey(call)
+    }
+
+    done(hit: RemoteHit | undefined): void {
+      const { call, index } = this
+      if (hit === undefined) return this.resolve(resolveThroughTiers(call.thisArg, call.args as unknown[], call, index + 1, this))
+      recordHit(index, call)
+      if (index === 0) {
+        inflight.delete(call.memory)
+        return this.resolve(hit.value)
+      }
+      const backfilled = writeTiers(call, index, hit.value, hit.expiresAt, hit.payload).then(() => hit.value)
+      this.resolve(backfilled.finally(() => inflight.delete(call.memory)))
+    }
+  }
+
+  function readFirst(call: CallKeys, index: number): Promise<unknown> {
+    const read = new FirstRead(call, index)
+    const result = new Promise((resolve) => (read.resolve = resolve))
+    ;(readers[index] as RemoteReader)(read)
+    return result
+  }
+
+  async function resolveThroughTiers(thisArg: unknown, args: unknown[], call: CallKeys, from: number, report: TierReporter): Promise<unknown> {
     /** Set when the lock tier was read with `getOrAcquire`: the lock attempt already made. */
     let first: FirstAttempt | undefined
     try {
@@ -400,7 +441,9 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
             else first = { token: found.token, notice }
           }
         } else {
-          hit = await (readers[i] as RemoteReader)(remoteKey(call, i), logicalKey(call), secret, report)
+          const reader = readers[i] as RemoteReader
+          const read = { key: remoteKey(call, i), logicalKey: logicalKey(call), secret, report }
+          hit = await new Promise<RemoteHit | undefined>((done) => reader({ ...read, done }))
         }
         if (hit === undefined) continue
         // A lower tier had it after all: the lock taken above is not needed.
@@ -503,6 +546,8 @@ export function createCachedFunction(fn: AnyFunction, name: string, options: Res
     original: fn,
   }) as unknown as CachedFunction<AnyFunction>
 }
+
+function noop(): void {}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (

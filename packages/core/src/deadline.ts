@@ -1,16 +1,6 @@
 import type { OperationOptions } from './contract.js'
 import { BackendError, type BackendOperation } from './errors.js'
 
-/** One operation waiting for its backend, in the queue of its deadline length. */
-interface Pending {
-  /** `performance.now()` at which it times out. */
-  readonly at: number
-  /** Settled: answered, failed or timed out. */
-  done: boolean
-  /** Times it out: aborts its signal and rejects its promise. */
-  readonly expire: () => void
-}
-
 /**
  * Every pending operation with the same deadline length, in start order. Their deadlines come in
  * the same order, so one timer armed for the oldest unsettled one serves them all: an operation
@@ -19,7 +9,7 @@ interface Pending {
  */
 class DeadlineQueue {
   readonly #timeout: number
-  readonly #ops: Pending[] = []
+  readonly #ops: DeadlineOp[] = []
   #head = 0
   #pending = 0
   #timer: ReturnType<typeof setTimeout> | undefined
@@ -30,7 +20,7 @@ class DeadlineQueue {
     this.#timeout = timeout
   }
 
-  add(op: Pending): void {
+  add(op: DeadlineOp): void {
     this.#ops.push(op)
     if (++this.#pending === 1) {
       if (this.#timer === undefined || this.#armedWith !== setTimeout) this.#arm(this.#timeout)
@@ -39,7 +29,7 @@ class DeadlineQueue {
   }
 
   /** Mark `op` settled; `false` when it had already timed out. */
-  settle(op: Pending): boolean {
+  settle(op: DeadlineOp): boolean {
     if (op.done) return false
     op.done = true
     if (--this.#pending === 0) {
@@ -70,7 +60,7 @@ class DeadlineQueue {
         if (op.at > now) break
         op.done = true
         this.#pending--
-        op.expire()
+        op.expire(this.#timeout)
       }
       this.#head++
     }
@@ -90,6 +80,57 @@ class DeadlineQueue {
 const queues = new Map<number, DeadlineQueue>()
 
 /**
+ * One backend operation under a deadline, and the options handed to the backend: its `signal`
+ * aborts at the deadline and is created only if the backend reads it. Whoever settles the
+ * operation first wins: {@link DeadlineOp.settle} returns `false` once the deadline has passed,
+ * and `onExpire` is never called once it returned `true`.
+ */
+export class DeadlineOp implements OperationOptions {
+  // Plain (TypeScript-private) fields: one is built per backend operation, on the hot path.
+  /** `performance.now()` at which it times out. */
+  readonly at: number
+  /** Settled: answered, failed or timed out. */
+  done = false
+  private readonly queue: DeadlineQueue
+  private readonly backend: string
+  private readonly operation: BackendOperation
+  private readonly onExpire: (error: BackendError) => void
+  private controller: AbortController | undefined = undefined
+
+  constructor(backend: string, operation: BackendOperation, timeout: number, onExpire: (error: BackendError) => void) {
+    let queue = queues.get(timeout)
+    if (queue === undefined) queues.set(timeout, (queue = new DeadlineQueue(timeout)))
+    this.queue = queue
+    this.backend = backend
+    this.operation = operation
+    this.onExpire = onExpire
+    this.at = performance.now() + timeout
+    queue.add(this)
+  }
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal
+  }
+
+  /** Ends the wait; `false` when the deadline had already passed (the answer is then dropped). */
+  settle(): boolean {
+    return this.queue.settle(this)
+  }
+
+  /** `cause` as this operation's `BackendError` (kept as is when it already is one). */
+  error(cause: unknown): BackendError {
+    return cause instanceof BackendError ? cause : new BackendError(this.backend, this.operation, cause)
+  }
+
+  /** Called by the queue at the deadline. */
+  expire(timeout: number): void {
+    const error = new BackendError(this.backend, this.operation, new Error(`no answer within ${timeout} ms`), 'E_TIMEOUT')
+    this.controller?.abort(error)
+    this.onExpire(error)
+  }
+}
+
+/**
  * Run one backend operation with a deadline. The operation gets options whose `signal` aborts at
  * the deadline (created only if the backend reads it); the returned promise settles by then at
  * the latest, with a `BackendError` (`E_TIMEOUT` or `E_BACKEND`) on failure. A late answer or
@@ -101,39 +142,18 @@ export function withDeadline<T>(
   timeout: number,
   run: (options: OperationOptions) => Promise<T>,
 ): Promise<T> {
-  let queue = queues.get(timeout)
-  if (queue === undefined) queues.set(timeout, (queue = new DeadlineQueue(timeout)))
-  const deadlines = queue
   return new Promise<T>((resolve, reject) => {
-    let controller: AbortController | undefined
-    const op: Pending = {
-      at: performance.now() + timeout,
-      done: false,
-      expire: () => {
-        const error = new BackendError(backend, operation, new Error(`no answer within ${timeout} ms`), 'E_TIMEOUT')
-        controller?.abort(error)
-        reject(error)
-      },
-    }
-    const options: OperationOptions = {
-      get signal() {
-        return (controller ??= new AbortController()).signal
-      },
-    }
-    deadlines.add(op)
+    const op = new DeadlineOp(backend, operation, timeout, reject)
     const fail = (cause: unknown): void => {
-      if (deadlines.settle(op)) reject(cause instanceof BackendError ? cause : new BackendError(backend, operation, cause))
+      if (op.settle()) reject(op.error(cause))
     }
-    let pending: Promise<T>
     try {
-      pending = run(options)
+      Promise.resolve(run(op)).then((value) => {
+        if (op.settle()) resolve(value)
+      }, fail)
     } catch (cause) {
       // a backend that throws synchronously instead of rejecting
       fail(cause)
-      return
     }
-    Promise.resolve(pending).then((value) => {
-      if (deadlines.settle(op)) resolve(value)
-    }, fail)
   })
 }

@@ -215,10 +215,11 @@ function open(bytes: Uint8Array, expectedKey: string, secret?: string | Uint8Arr
 
   // Verify before interpreting anything else, so that a corrupt field reads as corruption.
   // Plain views, not `subarray`: on a Buffer that would build a Buffer, several times slower.
-  const checked = new Uint8Array(bytes.buffer, bytes.byteOffset, body)
+  const { buffer, byteOffset } = bytes
+  const checked = new Uint8Array(buffer, byteOffset, body)
   if (signed) {
     const expected = createHmac('sha256', secret as string | Uint8Array).update(checked).digest()
-    if (!timingSafeEqual(expected, new Uint8Array(bytes.buffer, bytes.byteOffset + body, HMAC_BYTES))) {
+    if (!timingSafeEqual(expected, new Uint8Array(buffer, byteOffset + body, HMAC_BYTES))) {
       return fail('signature mismatch')
     }
   } else if (crc32(checked) !== uint32At(bytes, body)) {
@@ -238,7 +239,7 @@ function open(bytes: Uint8Array, expectedKey: string, secret?: string | Uint8Arr
       createdAt,
       expiresAt: Number.isNaN(rawExpiry) ? null : rawExpiry,
       key: expectedKey,
-      payload: new Uint8Array(bytes.buffer, bytes.byteOffset + payloadStart, payloadLength),
+      payload: new Uint8Array(buffer, byteOffset + payloadStart, payloadLength),
     },
   }
 }
@@ -258,11 +259,7 @@ function uint32At(bytes: Uint8Array, at: number): number {
 }
 
 function keyMatches(bytes: Uint8Array, start: number, length: number, expected: string): boolean {
-  // The core's keys are ASCII: one native latin1 decode and a string comparison. Equal strings
-  // mean equal bytes only when `expected` is ASCII, which the regular expression checks.
-  if (expected.length === length && ASCII.test(expected)) {
-    return Buffer.prototype.latin1Slice.call(bytes, start, start + length) === expected
-  }
+  // The core's keys are ASCII: compared byte by byte with their char codes, no native call.
   if (expected.length === length) {
     let ascii = true
     for (let i = 0; i < length; i++) {
@@ -281,9 +278,6 @@ function keyMatches(bytes: Uint8Array, start: number, length: number, expected: 
   for (let i = 0; i < length; i++) if (bytes[start + i] !== want[i]) return false
   return true
 }
-
-// eslint-disable-next-line no-control-regex -- ASCII is 0x00-0x7f, control characters included
-const ASCII = /^[\x00-\x7f]*$/
 
 function fail(reason: string): OpenResult {
   return { ok: false, reason }

@@ -1,6 +1,6 @@
-import { breakerFor } from './breaker.js'
+import { breakerFor, type CircuitBreaker } from './breaker.js'
 import { CODEC_ID, decodeValue } from './codec.js'
-import { withDeadline } from './deadline.js'
+import { DeadlineOp, withDeadline } from './deadline.js'
 import { openEnvelope, sealEnvelope } from './envelope.js'
 import { BackendError, DcacheError, type BackendOperation } from './errors.js'
 import type { OperationOptions, StoredEntry } from './contract.js'
@@ -66,93 +66,126 @@ export function readRemote(
   )
 }
 
-/** Reads `key` from a byte tier and verifies it: a hit, or `undefined` on a miss or any failure. Never rejects. */
-export type RemoteReader = (
-  key: string,
-  logicalKey: string,
-  secret: string | Uint8Array | undefined,
-  report: TierReporter,
-) => Promise<RemoteHit | undefined>
-
-/** One caller's read, waiting in its tier's batch. */
-interface QueuedRead {
+/** One read of a byte tier: what to read, where to report failures, and who gets the result. */
+export interface RemoteRead {
   readonly key: string
   readonly logicalKey: string
   readonly secret: string | Uint8Array | undefined
   readonly report: TierReporter
-  readonly resolve: (hit: RemoteHit | undefined) => void
+  /** Called once: with the verified hit, or with `undefined` on a miss or any failure. */
+  done(hit: RemoteHit | undefined): void
 }
+
+/** Starts a {@link RemoteRead} on a byte tier. Never throws; the read's `done` is always called. */
+export type RemoteReader = (read: RemoteRead) => void
 
 /**
  * The reads of one tick on a tier whose backend batches natively: sent together as one `getMany`
- * (a lone read as a `get`) under one deadline, so that concurrent callers share one round trip,
- * one timer and one promise chain.
+ * (a lone read as a `get`) under one deadline, so that concurrent callers share one round trip
+ * and one deadline. Callbacks, not promises, from the backend's answer to the callers.
  */
 class ReadBatch {
-  readonly #tier: ResolvedTier
-  #queued: QueuedRead[] = []
+  // Plain fields, not `#private`: this object is on every remote read's path.
+  private readonly tier: ResolvedTier
+  private readonly breaker: CircuitBreaker
+  private queued: RemoteRead[] = []
 
   constructor(tier: ResolvedTier) {
-    this.#tier = tier
+    this.tier = tier
+    this.breaker = breakerFor(tier.backend)
   }
 
-  readonly read: RemoteReader = (key, logicalKey, secret, report) =>
-    new Promise((resolve) => {
-      if (this.#queued.push({ key, logicalKey, secret, report, resolve }) === 1) process.nextTick(this.#flush)
-    })
+  readonly read: RemoteReader = (read) => {
+    if (this.queued.push(read) === 1) process.nextTick(this.flush)
+  }
 
-  readonly #flush = (): void => {
-    const reads = this.#queued
-    this.#queued = []
-    const tier = this.#tier
-    const { backend } = tier
-    const breaker = breakerFor(backend)
-    if (!breaker.allow()) {
-      for (const read of reads) read.resolve(undefined)
+  private readonly flush = (): void => {
+    const reads = this.queued
+    this.queued = []
+    if (!this.breaker.allow()) {
+      for (const read of reads) settle(read, undefined)
       return
     }
-    const only = reads.length === 1 ? reads[0] : undefined
-    const sent: Promise<unknown> =
-      only !== undefined
-        ? withDeadline(backend.name, 'get', tier.timeout, (options) => backend.get(only.key, options))
-        : withDeadline(backend.name, 'getMany', tier.timeout, (options) => backend.getMany(reads.map((read) => read.key), options))
-    sent.then(
-      (result) => {
-        if (only !== undefined) {
-          breaker.success()
-          this.#settle(only, result as StoredEntry | undefined)
-          return
-        }
-        if (!Array.isArray(result) || result.length !== reads.length) {
-          const count = Array.isArray(result) ? `${result.length} entries` : 'no array'
-          this.#fail(reads, new BackendError(backend.name, 'getMany', new TypeError(`getMany returned ${count} for ${reads.length} keys`)))
-          return
-        }
-        breaker.success()
-        for (let i = 0; i < reads.length; i++) this.#settle(reads[i]!, result[i] as StoredEntry | undefined)
-      },
-      (error: unknown) => this.#fail(reads, error as BackendError),
-    )
+    if (reads.length === 1) this.readOne(reads[0]!)
+    else this.readMany(reads)
   }
 
-  #settle(read: QueuedRead, stored: StoredEntry | undefined): void {
+  private readOne(read: RemoteRead): void {
+    const { tier, breaker } = this
+    const op = new DeadlineOp(tier.backend.name, 'get', tier.timeout, (error) => this.fail([read], error))
     try {
-      read.resolve(stored === undefined ? undefined : verify(this.#tier, stored, read.logicalKey, read.secret, read.report))
-    } catch {
-      // A reporter's listener failing must not leave the caller waiting.
-      read.resolve(undefined)
+      tier.backend.get(read.key, op).then(
+        (stored) => {
+          if (!op.settle()) return
+          breaker.success()
+          settle(read, stored === undefined ? undefined : verifySafely(tier, stored, read))
+        },
+        (error: unknown) => {
+          if (op.settle()) this.fail([read], op.error(error))
+        },
+      )
+    } catch (error) {
+      // A backend that throws instead of rejecting, or returns no promise.
+      if (op.settle()) this.fail([read], op.error(error))
     }
   }
 
-  #fail(reads: readonly QueuedRead[], error: BackendError): void {
-    breakerFor(this.#tier.backend).failure()
-    for (const read of reads) {
-      try {
-        read.report.error(this.#tier, error)
-      } finally {
-        read.resolve(undefined)
+  private readMany(reads: readonly RemoteRead[]): void {
+    const { tier, breaker } = this
+    const { backend } = tier
+    const op = new DeadlineOp(backend.name, 'getMany', tier.timeout, (error) => this.fail(reads, error))
+    const answered = (result: unknown): void => {
+      if (!op.settle()) return
+      if (!Array.isArray(result) || result.length !== reads.length) {
+        const count = Array.isArray(result) ? `${result.length} entries` : 'no array'
+        this.fail(reads, new BackendError(backend.name, 'getMany', new TypeError(`getMany returned ${count} for ${reads.length} keys`)))
+        return
+      }
+      breaker.success()
+      for (let i = 0; i < reads.length; i++) {
+        const read = reads[i]!
+        const stored = result[i] as StoredEntry | undefined
+        settle(read, stored === undefined ? undefined : verifySafely(tier, stored, read))
       }
     }
+    const failed = (error: unknown): void => {
+      if (op.settle()) this.fail(reads, op.error(error))
+    }
+    try {
+      backend.getMany(reads.map((read) => read.key), op).then(answered, failed)
+    } catch (error) {
+      failed(error)
+    }
+  }
+
+  private fail(reads: readonly RemoteRead[], error: BackendError): void {
+    this.breaker.failure()
+    for (const read of reads) {
+      try {
+        read.report.error(this.tier, error)
+      } catch {
+        // A reporter's failure must not leave the caller waiting.
+      }
+      settle(read, undefined)
+    }
+  }
+}
+
+/** {@link verify} for a queued read; a reporter that throws makes it a miss. */
+function verifySafely(tier: ResolvedTier, stored: StoredEntry, read: RemoteRead): RemoteHit | undefined {
+  try {
+    return verify(tier, stored, read.logicalKey, read.secret, read.report)
+  } catch {
+    return undefined
+  }
+}
+
+/** Hands a read its result; a `done` that throws must not stop the other reads of a batch. */
+function settle(read: RemoteRead, hit: RemoteHit | undefined): void {
+  try {
+    read.done(hit)
+  } catch {
+    // `done` belongs to the core and does not throw; this guards the batch, not the caller.
   }
 }
 
@@ -163,7 +196,9 @@ const batches = new WeakMap<ResolvedTier, ReadBatch>()
  * (`capabilities.nativeBatch`), else one `get` each under its own deadline.
  */
 export function readerFor(tier: ResolvedTier): RemoteReader {
-  if (!tier.backend.capabilities.nativeBatch) return (key, logicalKey, secret, report) => readRemote(tier, key, logicalKey, secret, report)
+  if (!tier.backend.capabilities.nativeBatch) {
+    return (read) => void readRemote(tier, read.key, read.logicalKey, read.secret, read.report).then((hit) => settle(read, hit))
+  }
   let batch = batches.get(tier)
   if (batch === undefined) batches.set(tier, (batch = new ReadBatch(tier)))
   return batch.read

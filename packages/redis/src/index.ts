@@ -67,8 +67,8 @@ interface PendingGet {
 }
 
 /**
- * A dcache tier in Redis (standalone or Cluster). Native expiry (`PXAT`); `get`s issued in the
- * same tick are sent as one `MGET` per slot; `clear` scans this backend's prefix on every master
+ * A dcache tier in Redis (standalone or Cluster). Native expiry (`PXAT`); `getMany` is one `MGET`
+ * per slot, and on a Cluster the `get`s of one tick are too; `clear` scans this backend's prefix on every master
  * and never flushes a database. Has the `locks` and `bus` facets.
  *
  * Clients the backend creates do not queue commands while disconnected: an operation waits for
@@ -94,6 +94,8 @@ export class RedisBackend implements CacheBackend {
 
   readonly #client: Redis | Cluster
   readonly #owned: boolean
+  /** Whether {@link RedisBackend.client} is a Cluster (whose reads are batched per slot here). */
+  readonly #cluster: boolean
   readonly #prefix: string
   #pending: PendingGet[] = []
   #subscriber: Promise<Redis | Cluster> | undefined
@@ -125,7 +127,8 @@ export class RedisBackend implements CacheBackend {
     }
     // On a Cluster getMany is one round trip per slot, and one slot failing must not fail the
     // others: the core then reads key by key, and `get` batches per slot itself.
-    const nativeBatch = !(this.#client instanceof Cluster)
+    this.#cluster = this.#client instanceof Cluster
+    const nativeBatch = !this.#cluster
     this.capabilities = { nativeExpiry: true, expiryResolution: 1, maxKeyBytes: 1024, maxValueBytes, nativeBatch }
     this.locks = {
       tryAcquire: async (key, ttl, opts) => {
@@ -162,13 +165,21 @@ export class RedisBackend implements CacheBackend {
   }
 
   /**
-   * Reads one entry. Reads of the same tick go out together (one `MGET` per slot). A read that
-   * was sent cannot be called back, so an abort after the call is not watched: the caller's own
-   * deadline bounds the wait (the core's does), not a listener on every read.
+   * Reads one entry. On a standalone server the `GET` is sent at once (dcache's core already
+   * sends the reads of one tick as one `getMany`, since this backend batches natively); on a
+   * Cluster, where the core reads key by key, the reads of one tick go out as one `MGET` per
+   * slot. A read that was sent cannot be called back, so an abort after the call is not watched:
+   * the caller's own deadline bounds the wait (the core's does), not a listener on every read.
    */
   get(key: string, options?: OperationOptions): Promise<StoredEntry | undefined> {
     const signal = options?.signal
     if (signal?.aborted) return Promise.reject(signal.reason as Error)
+    if (!this.#cluster) {
+      const client = this.#client
+      const full = this.#prefix + key
+      const reply = client.status === 'ready' && !this.#closed ? client.getBuffer(full) : this.#command(options, (c) => c.getBuffer(full))
+      return reply.then(decode)
+    }
     return new Promise<StoredEntry | undefined>((resolve, reject) => {
       if (this.#pending.push({ key: this.#prefix + key, resolve, reject }) === 1) process.nextTick(this.#flushGets)
     })
@@ -269,18 +280,10 @@ export class RedisBackend implements CacheBackend {
     if (this.#owned) this.#client.disconnect()
   }
 
-  /** Sends the queued single-key reads: one `GET`, or one `MGET` per slot. */
+  /** Sends the single-key reads queued on a Cluster: one `GET` or `MGET` per slot. */
   readonly #flushGets = (): void => {
     const batch = this.#pending
     this.#pending = []
-    if (batch.length === 1) {
-      // One caller: a plain GET, sent at once when the connection is up.
-      const { key, resolve, reject } = batch[0] as PendingGet
-      const client = this.#client
-      const reply = client.status === 'ready' && !this.#closed ? client.getBuffer(key) : this.#command(undefined, (c) => c.getBuffer(key))
-      reply.then((stored) => resolve(decode(stored)), reject)
-      return
-    }
     const keys = batch.map((pending) => pending.key)
     for (const indexes of this.#bySlot(keys)) {
       const fail = (error: unknown) => indexes.forEach((i) => batch[i]?.reject(error))
