@@ -3,6 +3,7 @@
 import { dcache, DcacheError, InMemoryBackend, type ErrorEvent, type IntegrityEvent } from '@dcache/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ChaosBackend, MapBackend } from '../src/index.js'
+import { delegating } from './delegating.js'
 
 const unhandled: unknown[] = []
 const onUnhandled = (reason: unknown) => unhandled.push(reason)
@@ -125,6 +126,52 @@ describe('a slow backend', () => {
     expect(fn).toHaveBeenCalledTimes(1)
     await vi.advanceTimersByTimeAsync(500) // the late answer arrives: nothing happens
     expect(errors.map((e) => e.error.code)).toEqual(['E_TIMEOUT'])
+  })
+})
+
+describe('deadlines of overlapping reads', () => {
+  it('times out each read at its own deadline, whichever answered in between', async () => {
+    vi.useFakeTimers()
+    const store = new MapBackend()
+    const answers = new Map<string, () => void>()
+    // Reads wait until the test answers them, one key at a time.
+    const held = delegating(store, {
+      get: (key, options) => new Promise((resolve) => answers.set(key, () => resolve(store.get(key, options)))),
+    })
+    const { cached, fn, errors } = setup(new ChaosBackend(held), 100)
+    await setup(new ChaosBackend(store)).cached(1)
+    await setup(new ChaosBackend(store)).cached(2)
+    await setup(new ChaosBackend(store)).cached(3)
+    const before = timers()
+    const started: Promise<unknown>[] = []
+    const settledAt: Record<number, number> = {}
+    const start = (n: number) =>
+      started.push(cached(n).then((value) => ((settledAt[n] = Date.now() - t0), value)))
+    const t0 = Date.now()
+    start(1) // deadline 100
+    await vi.advanceTimersByTimeAsync(30)
+    start(2) // deadline 130
+    await vi.advanceTimersByTimeAsync(30)
+    start(3) // deadline 160
+    await vi.advanceTimersByTimeAsync(10)
+    answers.get(cached.key(2))!() // t = 70: the middle one answers first; the others never do
+    await vi.advanceTimersByTimeAsync(200)
+    expect(await Promise.all(started)).toEqual([1, 2, 3].map((n) => ({ n, doubled: n * 2 })))
+    expect(settledAt).toEqual({ 1: 100, 2: 70, 3: 160 })
+    expect(fn).toHaveBeenCalledTimes(2) // the reads that timed out recomputed
+    expect(errors.map((e) => [e.error.code, e.key])).toEqual([
+      ['E_TIMEOUT', cached.key(1)],
+      ['E_TIMEOUT', cached.key(3)],
+    ])
+    expect(timers()).toBe(before)
+    // After the queue drained, a new read gets a fresh deadline and its answer is used.
+    const late = cached(2)
+    await vi.advanceTimersByTimeAsync(99)
+    answers.get(cached.key(2))!()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await late).toEqual({ n: 2, doubled: 4 })
+    expect(errors).toHaveLength(2)
+    expect(fn).toHaveBeenCalledTimes(2)
   })
 })
 

@@ -4,13 +4,14 @@ import { BackendError, type BackendOperation } from './errors.js'
 /**
  * Every pending operation with the same deadline length, in start order. Their deadlines come in
  * the same order, so one timer armed for the oldest unsettled one serves them all: an operation
- * costs an array slot, not a timer of its own. The timer holds the process open only while an
- * operation is pending.
+ * costs a link in a list, not a timer or an array slot of its own. The timer holds the process
+ * open only while an operation is pending.
  */
 class DeadlineQueue {
   readonly #timeout: number
-  readonly #ops: DeadlineOp[] = []
-  #head = 0
+  /** The oldest operation not passed over yet (it may be settled), and the newest. */
+  #head: DeadlineOp | undefined
+  #tail: DeadlineOp | undefined
   #pending = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   /** The `setTimeout` that armed `#timer`: one armed under another clock (fake timers) is replaced. */
@@ -21,7 +22,9 @@ class DeadlineQueue {
   }
 
   add(op: DeadlineOp): void {
-    this.#ops.push(op)
+    if (this.#tail === undefined) this.#head = op
+    else this.#tail.next = op
+    this.#tail = op
     if (++this.#pending === 1) {
       if (this.#timer === undefined || this.#armedWith !== setTimeout) this.#arm(this.#timeout)
       else this.#timer.ref()
@@ -33,13 +36,11 @@ class DeadlineQueue {
     if (op.done) return false
     op.done = true
     if (--this.#pending === 0) {
-      this.#ops.length = 0
-      this.#head = 0
+      this.#head = this.#tail = undefined
       this.#timer?.unref()
       return true
     }
-    const ops = this.#ops
-    while (this.#head < ops.length && ops[this.#head]!.done) this.#head++
+    this.#head = passSettled(this.#head)
     return true
   }
 
@@ -53,28 +54,35 @@ class DeadlineQueue {
   readonly #fire = (): void => {
     this.#timer = undefined
     const now = performance.now()
-    const ops = this.#ops
-    while (this.#head < ops.length) {
-      const op = ops[this.#head]!
+    let op = this.#head
+    while (op !== undefined && (op.done || op.at <= now)) {
       if (!op.done) {
-        if (op.at > now) break
         op.done = true
         this.#pending--
+        // May add operations (a listener that calls a cached function): they join the tail.
         op.expire(this.#timeout)
       }
-      this.#head++
+      const next: DeadlineOp | undefined = op.next
+      op.next = undefined
+      op = next
     }
     if (this.#pending === 0) {
-      ops.length = 0
-      this.#head = 0
+      this.#head = this.#tail = undefined
       return
     }
-    if (this.#head > 1_024) {
-      ops.splice(0, this.#head)
-      this.#head = 0
-    }
-    this.#arm(ops[this.#head]!.at - now)
+    this.#head = op
+    this.#arm(op!.at - now)
   }
+}
+
+/** The first unsettled operation from `op` on; the settled ones passed over are unlinked. */
+function passSettled(op: DeadlineOp | undefined): DeadlineOp | undefined {
+  while (op !== undefined && op.done) {
+    const next: DeadlineOp | undefined = op.next
+    op.next = undefined
+    op = next
+  }
+  return op
 }
 
 const queues = new Map<number, DeadlineQueue>()
@@ -91,6 +99,8 @@ export class DeadlineOp implements OperationOptions {
   readonly at: number
   /** Settled: answered, failed or timed out. */
   done = false
+  /** The operation started after this one on the same queue. */
+  next: DeadlineOp | undefined = undefined
   private readonly queue: DeadlineQueue
   private readonly backend: string
   private readonly operation: BackendOperation

@@ -88,7 +88,9 @@ class ReadBatch {
   // Plain fields, not `#private`: this object is on every remote read's path.
   private readonly tier: ResolvedTier
   private readonly breaker: CircuitBreaker
-  private queued: RemoteRead[] = []
+  /** The tick's first read, and the ones after it (an array only when there are several). */
+  private first: RemoteRead | undefined = undefined
+  private more: RemoteRead[] | undefined = undefined
 
   constructor(tier: ResolvedTier) {
     this.tier = tier
@@ -96,18 +98,22 @@ class ReadBatch {
   }
 
   readonly read: RemoteReader = (read) => {
-    if (this.queued.push(read) === 1) process.nextTick(this.flush)
+    if (this.first === undefined) {
+      this.first = read
+      process.nextTick(this.flush)
+    } else if (this.more === undefined) this.more = [this.first, read]
+    else this.more.push(read)
   }
 
   private readonly flush = (): void => {
-    const reads = this.queued
-    this.queued = []
+    const { first, more } = this
+    this.first = this.more = undefined
     if (!this.breaker.allow()) {
-      for (const read of reads) settle(read, undefined)
+      for (const read of more ?? [first!]) settle(read, undefined)
       return
     }
-    if (reads.length === 1) this.readOne(reads[0]!)
-    else this.readMany(reads)
+    if (more === undefined) this.readOne(first!)
+    else this.readMany(more)
   }
 
   private readOne(read: RemoteRead): void {
