@@ -13,6 +13,22 @@ function locksOf({ backend }: CheckContext): LocksFacet {
   return backend.locks
 }
 
+/** The optional methods of the locks facet a check may need. */
+type OptionalLockMethod = 'extend' | 'getOrAcquire' | 'releaseAndPublish'
+
+/** `unlessSupported` for a check of the optional method `name`: why it cannot run, if it cannot. */
+function needsLockMethod(name: OptionalLockMethod): (context: CheckContext) => string | undefined {
+  return (context) => needsLocks(context) ?? (context.backend.locks?.[name] ? undefined : `the locks facet has no ${name} (optional)`)
+}
+
+/** The optional method `name`, bound to its facet; present, as `needsLockMethod` checked. */
+function lockMethod<K extends OptionalLockMethod>(context: CheckContext, name: K): NonNullable<LocksFacet[K]> {
+  const locks = locksOf(context)
+  const method = locks[name]
+  if (!method) throw new Error('unreachable: checked by unlessSupported')
+  return (method as (...args: never[]) => unknown).bind(locks) as NonNullable<LocksFacet[K]>
+}
+
 async function acquire(locks: LocksFacet, key: string, ttl = HELD_MS): Promise<string> {
   const token = await locks.tryAcquire(key, ttl)
   expect(token, 'tryAcquire of a free lock returns a token').toBeTypeOf('string')
@@ -76,12 +92,10 @@ export const locksSuite: BackendSuite = {
     },
     {
       name: 'extend succeeds for the owner only and keeps the lock past its first ttl',
-      unlessSupported: (context) =>
-        needsLocks(context) ?? (context.backend.locks?.extend ? undefined : 'the locks facet has no extend (optional)'),
+      unlessSupported: needsLockMethod('extend'),
       run: async (context) => {
         const locks = locksOf(context)
-        const extend = locks.extend?.bind(locks)
-        if (!extend) throw new Error('unreachable: checked by unlessSupported')
+        const extend = lockMethod(context, 'extend')
         const resolution = context.backend.capabilities.expiryResolution
         const ttl = context.clock.mode === 'fake' ? 10 * resolution : HELD_MS
         const token = await acquire(locks, context.key('lock'), ttl)
@@ -98,12 +112,10 @@ export const locksSuite: BackendSuite = {
     },
     {
       name: 'getOrAcquire returns the entry when present (no lock taken), else the lock, else neither',
-      unlessSupported: (context) =>
-        needsLocks(context) ?? (context.backend.locks?.getOrAcquire ? undefined : 'the locks facet has no getOrAcquire (optional)'),
+      unlessSupported: needsLockMethod('getOrAcquire'),
       run: async (context) => {
         const locks = locksOf(context)
-        const getOrAcquire = locks.getOrAcquire?.bind(locks)
-        if (!getOrAcquire) throw new Error('unreachable: checked by unlessSupported')
+        const getOrAcquire = lockMethod(context, 'getOrAcquire')
         const [key, lock] = [context.key('value'), context.key('value:lock')]
         const taken = await getOrAcquire(key, lock, HELD_MS)
         expect(taken.entry, 'an absent entry').toBeUndefined()
@@ -124,14 +136,11 @@ export const locksSuite: BackendSuite = {
     {
       name: 'releaseAndPublish releases for the owner only, and publishes either way',
       unlessSupported: (context) =>
-        needsLocks(context) ??
-        (context.backend.locks?.releaseAndPublish ? undefined : 'the locks facet has no releaseAndPublish (optional)') ??
-        (context.backend.bus ? undefined : 'releaseAndPublish needs the bus facet to be observed'),
+        needsLockMethod('releaseAndPublish')(context) ?? (context.backend.bus ? undefined : 'releaseAndPublish needs the bus facet to be observed'),
       run: async (context) => {
         const locks = locksOf(context)
         const bus = context.backend.bus!
-        const releaseAndPublish = locks.releaseAndPublish?.bind(locks)
-        if (!releaseAndPublish) throw new Error('unreachable: checked by unlessSupported')
+        const releaseAndPublish = lockMethod(context, 'releaseAndPublish')
         const received: Uint8Array[] = []
         let arrived: () => void = () => {}
         const unsubscribe = await bus.subscribe(context.key('channel'), (message) => {
